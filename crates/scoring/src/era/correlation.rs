@@ -1,0 +1,394 @@
+//! Correlation-type metrics: CORR, FNC, neutral CORR, feature exposure, CWMM, peer
+//! correlations and churn between submissions.
+
+use faer::{Mat, MatRef};
+use rayon::prelude::*;
+
+use super::{Era, MissingInput, NOISE_RATIO_MAX, NeutralColumns, gather, gather_rows};
+use crate::neutralize::Projector;
+use crate::rank::{RankScale, RankedColumns, rank_codes};
+use crate::stats::{dot, mean, pearson, pearson_with_centered, pow15};
+use crate::undefined::check_overlap;
+use crate::{Score, Undefined};
+
+/// A target restricted to some rows, centered, with its norm: the fixed side of Pearson.
+struct CenteredTarget {
+    values: Vec<f64>,
+    norm: f64,
+}
+
+impl CenteredTarget {
+    fn new(mut values: Vec<f64>) -> Result<Self, Undefined> {
+        crate::stats::center(&mut values);
+        let norm = dot(&values, &values).sqrt();
+        if norm == 0.0 {
+            return Err(Undefined::ConstantReference { what: "target" });
+        }
+        Ok(Self { values, norm })
+    }
+
+    fn pearson(&self, column: &[f64]) -> Score {
+        pearson_with_centered(column, &self.values, self.norm).ok_or(Undefined::ConstantColumn)
+    }
+}
+
+impl Era<'_> {
+    /// `numerai_corr`: Pearson of `pow15(Φ⁻¹(rank(p)))` with `pow15(t − mean_era(t))` over
+    /// the target rows. The target is centered over all the era's data rows *before* it is
+    /// restricted to the predicted rows, as numerai-tools does.
+    #[must_use]
+    pub fn numerai_corr(&self) -> Vec<Score> {
+        let setup = || -> Result<CenteredTarget, Undefined> {
+            let rows = self.scored_target_rows()?;
+            if rows.len() < 2 {
+                return Err(Undefined::TooFewRows {
+                    rows: rows.len(),
+                    needed: 1,
+                });
+            }
+            let mean = self.input.era_target.mean;
+            CenteredTarget::new(
+                rows.iter()
+                    .map(|&r| pow15(self.input.target[r] - mean))
+                    .collect(),
+            )
+        };
+        let target = match setup() {
+            Ok(target) => target,
+            Err(undefined) => return self.all(undefined),
+        };
+        let ranked = self.ranked_target_rows();
+        (0..self.submissions())
+            .into_par_iter()
+            .map_init(Vec::new, |column, s| {
+                if ranked.is_constant(s) {
+                    return Err(Undefined::ConstantColumn);
+                }
+                column.clear();
+                column.extend(
+                    ranked
+                        .codes(s)
+                        .iter()
+                        .map(|&c| ranked.scale().gaussian_pow15(c)),
+                );
+                target.pearson(column)
+            })
+            .collect()
+    }
+
+    /// `fnc`: numerai-tools' `feature_neutral_corr` over the rows whose features are all
+    /// present: gaussianized ranks neutralized against every feature (plus a ones column,
+    /// lstsq with rcond 1e-6), then `numerai_corr` of that residual, re-ranked over the
+    /// feature-complete rows that have a target.
+    ///
+    /// # Errors
+    /// [`MissingInput`] without features.
+    pub fn fnc(&self) -> Result<Vec<Score>, MissingInput> {
+        let features = Self::require(self.input.features, "fnc", "features")?;
+        let complete = complete_rows(features);
+        match self.feature_residuals(features, &complete) {
+            Ok((residual, status)) => Ok(self.corr_of_residuals(&complete, &residual, &status)),
+            Err(undefined) => Ok(self.all(undefined)),
+        }
+    }
+
+    /// Gaussianized ranks over `complete` rows, neutralized against the features.
+    fn feature_residuals(
+        &self,
+        features: MatRef<'_, f64>,
+        complete: &[usize],
+    ) -> Result<(Mat<f64>, Vec<Result<(), Undefined>>), Undefined> {
+        let needed = features.ncols() + 1;
+        if complete.len() <= needed {
+            return Err(Undefined::TooFewRows {
+                rows: complete.len(),
+                needed,
+            });
+        }
+        let projector = Projector::with_intercept(gather_rows(features, complete).as_ref())?;
+        let ranked = RankedColumns::new(self.input.predictions, Some(complete));
+        let gaussian = ranked.gaussian_matrix();
+        let residual = projector.residual(gaussian.as_ref());
+        let status = residual_status(&ranked, gaussian.as_ref(), residual.as_ref());
+        Ok((residual, status))
+    }
+
+    /// `numerai_corr(residual, target)` where `residual` is indexed by `rows`.
+    fn corr_of_residuals(
+        &self,
+        rows: &[usize],
+        residual: &Mat<f64>,
+        status: &[Result<(), Undefined>],
+    ) -> Vec<Score> {
+        let with_target: Vec<usize> = (0..rows.len())
+            .filter(|&i| !self.input.target[rows[i]].is_nan())
+            .collect();
+        let setup = || -> Result<CenteredTarget, Undefined> {
+            if with_target.is_empty() {
+                return Err(Undefined::NoTargetRows);
+            }
+            check_overlap(with_target.len(), &[self.input.era_target.rows, rows.len()])?;
+            let mean = self.input.era_target.mean;
+            CenteredTarget::new(
+                with_target
+                    .iter()
+                    .map(|&i| pow15(self.input.target[rows[i]] - mean))
+                    .collect(),
+            )
+        };
+        let target = match setup() {
+            Ok(target) => target,
+            Err(undefined) => return self.all(undefined),
+        };
+        let scale = RankScale::new(with_target.len());
+        (0..self.submissions())
+            .into_par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new(), vec![0u32; with_target.len()]),
+                |(values, scratch, codes), s| {
+                    status[s].clone()?;
+                    let column = residual.col_as_slice(s);
+                    values.clear();
+                    values.extend(with_target.iter().map(|&i| column[i]));
+                    rank_codes(values, scratch, codes);
+                    values.clear();
+                    values.extend(codes.iter().map(|&c| scale.gaussian_pow15(c)));
+                    target.pearson(values)
+                },
+            )
+            .collect()
+    }
+
+    /// `neutral_corr`: Pearson of the gaussianized ranks, neutralized against the
+    /// neutralizers (plus a ones column), with the target, over the target rows.
+    ///
+    /// # Errors
+    /// [`MissingInput`] without neutralizers.
+    pub fn neutral_corr(&self) -> Result<Vec<Score>, MissingInput> {
+        Self::require(self.input.neutralizers, "neutral_corr", "neutralizers")?;
+        let setup = || -> Result<(&NeutralColumns, CenteredTarget), Undefined> {
+            let neutral = self.neutral_target_rows().as_ref().map_err(Clone::clone)?;
+            let rows = self.target_rows();
+            let target = CenteredTarget::new(gather(self.input.target, rows))?;
+            Ok((neutral, target))
+        };
+        Ok(match setup() {
+            Ok((neutral, target)) => (0..self.submissions())
+                .into_par_iter()
+                .map(|s| {
+                    neutral.status[s].clone()?;
+                    target.pearson(neutral.residual.col_as_slice(s))
+                })
+                .collect(),
+            Err(undefined) => self.all(undefined),
+        })
+    }
+
+    /// Gaussianized ranks over the target rows, neutralized: shared by neutral CORR and
+    /// neutral MMC.
+    pub(super) fn neutral_target_rows(&self) -> &Result<NeutralColumns, Undefined> {
+        self.neutral_target_rows.get_or_init(|| {
+            let neutralizers = self.input.neutralizers.expect("checked by the caller");
+            let rows = self.scored_target_rows()?;
+            let projector = Projector::with_intercept(gather_rows(neutralizers, rows).as_ref())?;
+            if projector.rank() >= rows.len() {
+                return Err(Undefined::TooFewRows {
+                    rows: rows.len(),
+                    needed: projector.rank(),
+                });
+            }
+            let ranked = self.ranked_target_rows();
+            let gaussian = ranked.gaussian_matrix();
+            let residual = projector.residual(gaussian.as_ref());
+            let status = residual_status(ranked, gaussian.as_ref(), residual.as_ref());
+            Ok(NeutralColumns {
+                projector,
+                residual,
+                status,
+            })
+        })
+    }
+
+    /// Feature exposure: the largest |Pearson| of the raw predictions with any feature,
+    /// over the rows whose features are all present; constant features are skipped.
+    ///
+    /// # Errors
+    /// [`MissingInput`] without features.
+    pub fn feature_exposure(&self) -> Result<Vec<Score>, MissingInput> {
+        let features = Self::require(self.input.features, "feature_exposure", "features")?;
+        let complete = complete_rows(features);
+        if complete.len() < 2 {
+            return Ok(self.all(Undefined::TooFewRows {
+                rows: complete.len(),
+                needed: 1,
+            }));
+        }
+        let (features, live) = standardized_columns(gather_rows(features, &complete));
+        if live.iter().all(|l| !l) {
+            return Ok(self.all(Undefined::NoDefinedFeatures));
+        }
+        let (predictions, live_predictions) =
+            standardized_columns(gather_rows(self.input.predictions, &complete));
+        let correlations = features.transpose() * &predictions;
+        Ok((0..self.submissions())
+            .map(|s| {
+                if !live_predictions[s] {
+                    return Err(Undefined::ConstantColumn);
+                }
+                let largest = (0..features.ncols())
+                    .filter(|&f| live[f])
+                    .map(|f| correlations[(f, s)].abs().min(1.0))
+                    .fold(0.0, f64::max);
+                Ok(largest)
+            })
+            .collect())
+    }
+
+    /// CWMM: Pearson of the gaussianized ranks of each submission and of the meta model,
+    /// over all rows.
+    ///
+    /// # Errors
+    /// [`MissingInput`] without a meta model.
+    pub fn cwmm(&self) -> Result<Vec<Score>, MissingInput> {
+        let meta_model = Self::require(self.input.meta_model, "cwmm", "meta model")?;
+        let meta = RankedColumns::of_vector(meta_model, None);
+        if meta.is_constant(0) {
+            return Ok(self.all(Undefined::ConstantReference { what: "meta model" }));
+        }
+        let reference = CenteredTarget::new(meta.gaussian(0)).expect("not constant");
+        let ranked = self.ranked_all_rows();
+        Ok((0..self.submissions())
+            .into_par_iter()
+            .map(|s| {
+                if ranked.is_constant(s) {
+                    return Err(Undefined::ConstantColumn);
+                }
+                reference.pearson(&ranked.gaussian(s))
+            })
+            .collect())
+    }
+
+    /// MCWNM and APCWNM: for each submission, the maximum and the mean Pearson
+    /// correlation of its gaussianized ranks with every other non-constant submission's.
+    #[must_use]
+    pub fn peer_correlations(&self) -> (Vec<Score>, Vec<Score>) {
+        let ranked = self.ranked_all_rows();
+        let (normalized, live) = standardized_columns(ranked.gaussian_matrix());
+        let gram = normalized.transpose() * &normalized;
+        (0..self.submissions())
+            .map(|s| {
+                if !live[s] {
+                    return (
+                        Err(Undefined::ConstantColumn),
+                        Err(Undefined::ConstantColumn),
+                    );
+                }
+                let others: Vec<f64> = (0..self.submissions())
+                    .filter(|&o| o != s && live[o])
+                    .map(|o| gram[(o, s)].clamp(-1.0, 1.0))
+                    .collect();
+                if others.is_empty() {
+                    return (
+                        Err(Undefined::NoOtherSubmissions),
+                        Err(Undefined::NoOtherSubmissions),
+                    );
+                }
+                (
+                    Ok(others.iter().copied().fold(f64::MIN, f64::max)),
+                    Ok(mean(&others)),
+                )
+            })
+            .unzip()
+    }
+
+    /// Churn between pairs of submissions of this era: `1 − Spearman` over all rows.
+    #[must_use]
+    pub fn pair_churn(&self, pairs: &[(usize, usize)]) -> Vec<Score> {
+        let ranked = self.ranked_all_rows();
+        pairs
+            .par_iter()
+            .map(|&(a, b)| {
+                if ranked.is_constant(a) || ranked.is_constant(b) {
+                    return Err(Undefined::ConstantColumn);
+                }
+                let a: Vec<f64> = ranked.codes(a).iter().map(|&c| f64::from(c)).collect();
+                let b: Vec<f64> = ranked.codes(b).iter().map(|&c| f64::from(c)).collect();
+                Ok(1.0 - pearson(&a, &b).ok_or(Undefined::ConstantColumn)?)
+            })
+            .collect()
+    }
+
+    /// Gaussianized ranks over all rows, neutralized against the neutralizers: the signal
+    /// that `neutral_churn` compares across eras. Per column, the residual or why not.
+    ///
+    /// # Errors
+    /// [`MissingInput`] without neutralizers.
+    pub fn neutral_signal(
+        &self,
+    ) -> Result<Result<(Mat<f64>, Vec<Result<(), Undefined>>), Undefined>, MissingInput> {
+        let neutralizers = Self::require(self.input.neutralizers, "neutral_churn", "neutralizers")?;
+        let compute = || {
+            let projector = Projector::with_intercept(neutralizers)?;
+            if projector.rank() >= self.rows() {
+                return Err(Undefined::TooFewRows {
+                    rows: self.rows(),
+                    needed: projector.rank(),
+                });
+            }
+            let ranked = self.ranked_all_rows();
+            let gaussian = ranked.gaussian_matrix();
+            let residual = projector.residual(gaussian.as_ref());
+            let status = residual_status(ranked, gaussian.as_ref(), residual.as_ref());
+            Ok((residual, status))
+        };
+        Ok(compute())
+    }
+}
+
+/// Rows with every feature present.
+fn complete_rows(features: MatRef<'_, f64>) -> Vec<usize> {
+    (0..features.nrows())
+        .filter(|&r| (0..features.ncols()).all(|f| !features[(r, f)].is_nan()))
+        .collect()
+}
+
+/// Per column: constant input, or a residual that is only rounding noise, is undefined.
+fn residual_status(
+    ranked: &RankedColumns,
+    input: MatRef<'_, f64>,
+    residual: MatRef<'_, f64>,
+) -> Vec<Result<(), Undefined>> {
+    (0..input.ncols())
+        .map(|s| {
+            if ranked.is_constant(s) {
+                return Err(Undefined::ConstantColumn);
+            }
+            let before = input.col(s).norm_l2();
+            let after = residual.col(s).norm_l2();
+            if after <= NOISE_RATIO_MAX * before {
+                return Err(Undefined::ResidualIsNoise);
+            }
+            Ok(())
+        })
+        .collect()
+}
+
+/// Centers each column and scales it to unit norm, so that `XᵀY` holds Pearson
+/// correlations. Returns the matrix and, per column, whether it has any variance.
+fn standardized_columns(mut matrix: Mat<f64>) -> (Mat<f64>, Vec<bool>) {
+    let live = (0..matrix.ncols())
+        .map(|j| {
+            let column = matrix.col_as_slice_mut(j);
+            // Exact constancy, as pandas sees it: a rounded mean must not make a constant
+            // column look alive.
+            let live = column.iter().any(|&v| v != column[0]);
+            crate::stats::center(column);
+            let norm = dot(column, column).sqrt();
+            for v in column.iter_mut() {
+                *v = if live { *v / norm } else { 0.0 };
+            }
+            live
+        })
+        .collect();
+    (matrix, live)
+}
