@@ -90,7 +90,12 @@ class Era:
 
 
 def read_frame(directory, name):
-    df = pd.read_parquet(os.path.join(directory, name))
+    """Reads NAME.parquet, or NAME.csv beside it when the sample was written as CSV."""
+    path = os.path.join(directory, name)
+    if os.path.exists(path):
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path.removesuffix(".parquet") + ".csv", dtype={"era": str, "id": str})
     df["era"] = df["era"].astype(str)
     df["id"] = df["id"].astype(str)
     if df.duplicated(["era", "id"]).any():
