@@ -37,12 +37,24 @@ fn fixture(seed: u64, rows: usize, submissions: usize) -> Fixture {
         let noise = rng.random::<f64>() * (j as f64 + 1.0) * 0.2;
         ((signal[i] + noise) / (1.0 + 0.2 * (j as f64 + 1.0)) * 100.0).round() / 100.0
     });
-    let meta_model = (0..rows).map(|i| (signal[i] + rng.random::<f64>()) / 2.0).collect();
+    let meta_model = (0..rows)
+        .map(|i| (signal[i] + rng.random::<f64>()) / 2.0)
+        .collect();
     let features = Mat::from_fn(rows, 6, |_, _| f64::from(rng.random_range(0..5u8)));
     let neutralizers = Mat::from_fn(rows, 4, |_, _| rng.random::<f64>() - 0.5);
     let weights = (0..rows).map(|_| 0.5 + rng.random::<f64>()).collect();
-    let stakes = (0..submissions).map(|j| (j % 3 != 2).then_some(1.0 + j as f64)).collect();
-    Fixture { predictions, target, meta_model, features, neutralizers, weights, stakes }
+    let stakes = (0..submissions)
+        .map(|j| (j % 3 != 2).then_some(1.0 + j as f64))
+        .collect();
+    Fixture {
+        predictions,
+        target,
+        meta_model,
+        features,
+        neutralizers,
+        weights,
+        stakes,
+    }
 }
 
 impl Fixture {
@@ -117,7 +129,8 @@ fn batched_scores_equal_one_call_per_submission() {
 #[test]
 fn row_order_does_not_change_any_score() {
     let f = fixture(2, 150, 3);
-    let reversed = |m: &Mat<f64>| Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(m.nrows() - 1 - i, j)]);
+    let reversed =
+        |m: &Mat<f64>| Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(m.nrows() - 1 - i, j)]);
     let flip = |v: &[f64]| v.iter().rev().copied().collect::<Vec<f64>>();
     let g = Fixture {
         predictions: reversed(&f.predictions),
@@ -149,7 +162,11 @@ fn a_copy_of_the_meta_model_contributes_nothing() {
 #[test]
 fn predicting_the_target_ranks_gives_a_high_corr() {
     let f = fixture(4, 500, 1);
-    let filled: Vec<f64> = f.target.iter().map(|t| if t.is_nan() { 0.5 } else { *t }).collect();
+    let filled: Vec<f64> = f
+        .target
+        .iter()
+        .map(|t| if t.is_nan() { 0.5 } else { *t })
+        .collect();
     let corr = metrics::numerai_corr(&filled, &f.target).unwrap();
     assert!(corr > 0.9, "{corr}");
 }
@@ -158,13 +175,21 @@ fn predicting_the_target_ranks_gives_a_high_corr() {
 fn a_constant_submission_is_undefined_for_correlations_and_zero_for_contributions() {
     let f = fixture(5, 120, 1);
     let constant = vec![0.5; 120];
-    assert_eq!(metrics::numerai_corr(&constant, &f.target), Err(Undefined::ConstantColumn));
+    assert_eq!(
+        metrics::numerai_corr(&constant, &f.target),
+        Err(Undefined::ConstantColumn)
+    );
     assert_eq!(
         metrics::fnc(&constant, f.features.as_ref(), &f.target),
         Err(Undefined::ConstantColumn)
     );
     // numerai-tools gives exactly 0 here: the gaussianized ranks of a constant are all 0.
-    assert_eq!(metrics::mmc(&constant, &f.meta_model, &f.target).unwrap().abs(), 0.0);
+    assert_eq!(
+        metrics::mmc(&constant, &f.meta_model, &f.target)
+            .unwrap()
+            .abs(),
+        0.0
+    );
     let alpha = metrics::alpha(&constant, f.neutralizers.as_ref(), &f.weights, &f.target);
     assert_eq!(alpha.unwrap().abs(), 0.0);
 }
@@ -191,7 +216,10 @@ fn fnc_ignores_duplicate_and_constant_features() {
         _ => 2.0,
     });
     let with_degenerate = metrics::fnc(&p, padded.as_ref(), &f.target).unwrap();
-    assert!((plain - with_degenerate).abs() < 1e-12, "{plain} vs {with_degenerate}");
+    assert!(
+        (plain - with_degenerate).abs() < 1e-12,
+        "{plain} vs {with_degenerate}"
+    );
 }
 
 #[test]
@@ -199,7 +227,13 @@ fn a_prediction_that_is_a_feature_has_only_noise_left_after_fnc() {
     // Any transform of a binary feature (rank, gaussian) is affine in it, so it lies in
     // the span of the feature and the ones column.
     let f = fixture(8, 200, 1);
-    let features = Mat::from_fn(200, 3, |i, j| if j == 1 { f64::from(f.features[(i, 0)] > 2.0) } else { f.features[(i, j)] });
+    let features = Mat::from_fn(200, 3, |i, j| {
+        if j == 1 {
+            f64::from(f.features[(i, 0)] > 2.0)
+        } else {
+            f.features[(i, j)]
+        }
+    });
     let feature = column(&features, 1);
     assert_eq!(
         metrics::fnc(&feature, features.as_ref(), &f.target),
@@ -210,11 +244,22 @@ fn a_prediction_that_is_a_feature_has_only_noise_left_after_fnc() {
 #[test]
 fn more_than_a_fifth_of_targets_missing_is_too_little_overlap() {
     let f = fixture(9, 100, 1);
-    let target: Vec<f64> = (0..100).map(|i| if i < 25 { f64::NAN } else { f.target[i].max(0.0) }).collect();
+    let target: Vec<f64> = (0..100)
+        .map(|i| {
+            if i < 25 {
+                f64::NAN
+            } else {
+                f.target[i].max(0.0)
+            }
+        })
+        .collect();
     let p = column(&f.predictions, 0);
     assert_eq!(
         metrics::numerai_corr(&p, &target),
-        Err(Undefined::TooLittleOverlap { common: 75, total: 100 })
+        Err(Undefined::TooLittleOverlap {
+            common: 75,
+            total: 100
+        })
     );
 }
 
@@ -225,7 +270,10 @@ fn churn_is_zero_for_the_same_ranking_and_two_for_the_reverse() {
     let reverse: Vec<f64> = a.iter().map(|x| -x).collect();
     assert!(metrics::churn(&a, &b).unwrap().abs() < 1e-15);
     assert!((metrics::churn(&a, &reverse).unwrap() - 2.0).abs() < 1e-15);
-    assert_eq!(metrics::churn(&a, &[1.0; 50]), Err(Undefined::ConstantColumn));
+    assert_eq!(
+        metrics::churn(&a, &[1.0; 50]),
+        Err(Undefined::ConstantColumn)
+    );
 }
 
 #[test]
@@ -238,7 +286,10 @@ fn cross_era_metrics_need_most_ids_in_common() {
     let m = MatRef::from_column_major_slice(&p, 5, 1);
     assert_eq!(
         cross_era::churn(m, m, &common),
-        vec![Err(Undefined::TooLittleOverlap { common: 2, total: 5 })]
+        vec![Err(Undefined::TooLittleOverlap {
+            common: 2,
+            total: 5
+        })]
     );
     let same = CommonRows::new(&earlier, &earlier);
     assert!(cross_era::churn(m, m, &same)[0].clone().unwrap().abs() < 1e-15);
@@ -252,7 +303,11 @@ fn turnover_of_unchanged_weights_is_zero() {
     let ids: Vec<String> = (0..80).map(|i| format!("id{i}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let common = CommonRows::new(&ids, &ids);
-    let turnover = cross_era::turnover((weights.as_ref(), &status), (weights.as_ref(), &status), &common);
+    let turnover = cross_era::turnover(
+        (weights.as_ref(), &status),
+        (weights.as_ref(), &status),
+        &common,
+    );
     for t in turnover {
         assert_eq!(t.unwrap(), 0.0);
     }
@@ -272,16 +327,25 @@ fn mpc_is_undefined_for_unstaked_submissions_and_when_stakes_sum_to_zero() {
     assert_eq!(mpc[2], Err(Undefined::NoStake));
     assert!(mpc[0].is_ok() && mpc[1].is_ok());
     let zero = vec![Some(0.0), Some(0.0), None];
-    let era = Era::new(EraInput { stakes: Some(&zero), ..f.input() });
+    let era = Era::new(EraInput {
+        stakes: Some(&zero),
+        ..f.input()
+    });
     assert_eq!(era.mpc().unwrap()[0], Err(Undefined::ZeroTotalStake));
-    assert_eq!(era.stake_weight(false).unwrap(), Err(Undefined::ZeroTotalStake));
+    assert_eq!(
+        era.stake_weight(false).unwrap(),
+        Err(Undefined::ZeroTotalStake)
+    );
 }
 
 #[test]
 fn the_stake_weighted_meta_model_of_one_staked_submission_is_that_submission() {
     let f = fixture(12, 60, 2);
     let stakes = vec![Some(5.0), None];
-    let era = Era::new(EraInput { stakes: Some(&stakes), ..f.input() });
+    let era = Era::new(EraInput {
+        stakes: Some(&stakes),
+        ..f.input()
+    });
     let blended = era.stake_weight(false).unwrap().unwrap();
     for (b, p) in blended.iter().zip(column(&f.predictions, 0)) {
         assert!((b - p).abs() < 1e-15);
