@@ -16,6 +16,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Score prediction files against Numerai-layout data, exactly as numerai-tools 0.7.2 does.
     Score(score::ScoreArgs),

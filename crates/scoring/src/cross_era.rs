@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::rank::RankedColumns;
 use crate::stats::pearson;
 use crate::undefined::check_overlap;
-use crate::{Score, Undefined};
+use crate::{Score, Signals, Undefined};
 
 /// Shared ids of two eras, as (row in the earlier era, row in the later era) pairs.
 #[derive(Debug, Clone)]
@@ -81,30 +81,22 @@ pub fn churn(earlier: MatRef<'_, f64>, later: MatRef<'_, f64>, common: &CommonRo
 /// Neutral churn: [`churn`] of the neutralized signals (see `Era::neutral_signal`), with
 /// each era's per-column status carried through.
 #[must_use]
-pub fn neutral_churn(
-    earlier: (MatRef<'_, f64>, &[Result<(), Undefined>]),
-    later: (MatRef<'_, f64>, &[Result<(), Undefined>]),
-    common: &CommonRows,
-) -> Vec<Score> {
-    per_column(earlier.0.ncols(), common, |s| {
-        earlier.1[s].clone()?;
-        later.1[s].clone()?;
-        spearman_churn(common, earlier.0, later.0, s)
+pub fn neutral_churn(earlier: &Signals, later: &Signals, common: &CommonRows) -> Vec<Score> {
+    per_column(earlier.values.ncols(), common, |s| {
+        earlier.status[s].clone()?;
+        later.status[s].clone()?;
+        spearman_churn(common, earlier.values.as_ref(), later.values.as_ref(), s)
     })
 }
 
 /// Turnover of each submission between two eras: `Σ|w_later − w_earlier| / 2` over the
 /// shared ids, of the weights from `Era::portfolio_weights`.
 #[must_use]
-pub fn turnover(
-    earlier: (MatRef<'_, f64>, &[Result<(), Undefined>]),
-    later: (MatRef<'_, f64>, &[Result<(), Undefined>]),
-    common: &CommonRows,
-) -> Vec<Score> {
-    per_column(earlier.0.ncols(), common, |s| {
-        earlier.1[s].clone()?;
-        later.1[s].clone()?;
-        let (a, b) = common.gather(earlier.0, later.0, s);
+pub fn turnover(earlier: &Signals, later: &Signals, common: &CommonRows) -> Vec<Score> {
+    per_column(earlier.values.ncols(), common, |s| {
+        earlier.status[s].clone()?;
+        later.status[s].clone()?;
+        let (a, b) = common.gather(earlier.values.as_ref(), later.values.as_ref(), s);
         Ok(a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / 2.0)
     })
 }

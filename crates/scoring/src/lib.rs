@@ -40,7 +40,7 @@ pub mod stats;
 pub mod summary;
 mod undefined;
 
-pub use era::{Era, EraInput, EraTarget, MissingInput};
+pub use era::{Era, EraInput, EraTarget, MissingInput, Signals};
 pub use gaussian::ndtri;
 pub use undefined::{Score, Undefined};
 

@@ -12,7 +12,6 @@ fn one_column(predictions: &[f64]) -> MatRef<'_, f64> {
 }
 
 /// `numerai_corr` of one submission against a target (NaN = unknown) over the same ids.
-#[must_use]
 pub fn numerai_corr(predictions: &[f64], target: &[f64]) -> Score {
     Era::new(EraInput::new(one_column(predictions), target))
         .numerai_corr()
@@ -20,7 +19,6 @@ pub fn numerai_corr(predictions: &[f64], target: &[f64]) -> Score {
 }
 
 /// MMC of one submission against a meta model.
-#[must_use]
 pub fn mmc(predictions: &[f64], meta_model: &[f64], target: &[f64]) -> Score {
     let input = EraInput {
         meta_model: Some(meta_model),
@@ -30,7 +28,6 @@ pub fn mmc(predictions: &[f64], meta_model: &[f64], target: &[f64]) -> Score {
 }
 
 /// FNC of one submission against features (rows × features).
-#[must_use]
 pub fn fnc(predictions: &[f64], features: MatRef<'_, f64>, target: &[f64]) -> Score {
     let input = EraInput {
         features: Some(features),
@@ -40,7 +37,6 @@ pub fn fnc(predictions: &[f64], features: MatRef<'_, f64>, target: &[f64]) -> Sc
 }
 
 /// Neutral CORR of one submission against neutralizers (rows × neutralizers).
-#[must_use]
 pub fn neutral_corr(predictions: &[f64], neutralizers: MatRef<'_, f64>, target: &[f64]) -> Score {
     let input = EraInput {
         neutralizers: Some(neutralizers),
@@ -53,7 +49,6 @@ pub fn neutral_corr(predictions: &[f64], neutralizers: MatRef<'_, f64>, target: 
 }
 
 /// Alpha of one submission.
-#[must_use]
 pub fn alpha(
     predictions: &[f64],
     neutralizers: MatRef<'_, f64>,
@@ -72,7 +67,6 @@ pub fn alpha(
 }
 
 /// Churn between two prediction vectors over the same ids: `1 − Spearman`.
-#[must_use]
 pub fn churn(a: &[f64], b: &[f64]) -> Score {
     let both: Vec<f64> = a.iter().chain(b).copied().collect();
     let nan = vec![f64::NAN; a.len()];

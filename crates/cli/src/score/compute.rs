@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use faer::Mat;
 use numerus_scoring::cross_era::{self, CommonRows};
 use numerus_scoring::summary::{Summary, summarize};
-use numerus_scoring::{Era, EraInput, Score, Undefined};
+use numerus_scoring::{Era, EraInput, Score, Signals, Undefined};
 
 use super::load::{EraData, Inputs};
 use super::metric::Metric;
@@ -122,8 +122,8 @@ pub struct Plan<'a> {
 /// The previous era's signals that cross-era metrics compare against.
 #[derive(Default)]
 struct Carry {
-    weights: Option<(Mat<f64>, Vec<Result<(), Undefined>>)>,
-    neutral: Option<Result<(Mat<f64>, Vec<Result<(), Undefined>>), Undefined>>,
+    weights: Option<Signals>,
+    neutral: Option<Result<Signals, Undefined>>,
 }
 
 /// Scores every era.
@@ -278,11 +278,7 @@ fn cross(
             era.portfolio_weights().expect("checked")
         });
         if let (Some(common), Some(earlier)) = (&common, &carry.weights) {
-            let scores = cross_era::turnover(
-                (earlier.0.as_ref(), &earlier.1),
-                (weights.0.as_ref(), &weights.1),
-                common,
-            );
+            let scores = cross_era::turnover(earlier, &weights, common);
             report.record_cross(Metric::Turnover, &data.name, names, scores);
         }
         next.weights = Some(weights);
@@ -293,9 +289,7 @@ fn cross(
         });
         if let (Some(common), Some(earlier)) = (&common, &carry.neutral) {
             let scores = match (earlier, &neutral) {
-                (Ok(a), Ok(b)) => {
-                    cross_era::neutral_churn((a.0.as_ref(), &a.1), (b.0.as_ref(), &b.1), common)
-                }
+                (Ok(a), Ok(b)) => cross_era::neutral_churn(a, b, common),
                 (Err(undefined), _) | (_, Err(undefined)) => {
                     vec![Err(undefined.clone()); names.len()]
                 }

@@ -130,8 +130,8 @@ impl Era<'_> {
             Ok((neutral, reference)) => (0..self.submissions())
                 .into_par_iter()
                 .map(|s| {
-                    neutral.status[s].clone()?;
-                    Ok(reference.score(neutral.residual.col_as_slice(s)))
+                    neutral.residual.status[s].clone()?;
+                    Ok(reference.score(neutral.residual.values.col_as_slice(s)))
                 })
                 .collect(),
             Err(undefined) => self.all(undefined),

@@ -4,7 +4,7 @@
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
-use super::{Era, MissingInput, NOISE_RATIO_MAX, NeutralColumns, gather, gather_rows};
+use super::{Era, MissingInput, NOISE_RATIO_MAX, NeutralColumns, Signals, gather, gather_rows};
 use crate::neutralize::Projector;
 use crate::rank::{RankScale, RankedColumns, rank_codes};
 use crate::stats::{dot, mean, pearson, pearson_with_centered, pow15};
@@ -87,7 +87,7 @@ impl Era<'_> {
         let features = Self::require(self.input.features, "fnc", "features")?;
         let complete = complete_rows(features);
         match self.feature_residuals(features, &complete) {
-            Ok((residual, status)) => Ok(self.corr_of_residuals(&complete, &residual, &status)),
+            Ok(residual) => Ok(self.corr_of_residuals(&complete, &residual)),
             Err(undefined) => Ok(self.all(undefined)),
         }
     }
@@ -97,7 +97,7 @@ impl Era<'_> {
         &self,
         features: MatRef<'_, f64>,
         complete: &[usize],
-    ) -> Result<(Mat<f64>, Vec<Result<(), Undefined>>), Undefined> {
+    ) -> Result<Signals, Undefined> {
         let needed = features.ncols() + 1;
         if complete.len() <= needed {
             return Err(Undefined::TooFewRows {
@@ -109,17 +109,11 @@ impl Era<'_> {
         let ranked = RankedColumns::new(self.input.predictions, Some(complete));
         let gaussian = ranked.gaussian_matrix();
         let residual = projector.residual(gaussian.as_ref());
-        let status = residual_status(&ranked, gaussian.as_ref(), residual.as_ref());
-        Ok((residual, status))
+        Ok(neutral_signals(&ranked, &gaussian, residual))
     }
 
     /// `numerai_corr(residual, target)` where `residual` is indexed by `rows`.
-    fn corr_of_residuals(
-        &self,
-        rows: &[usize],
-        residual: &Mat<f64>,
-        status: &[Result<(), Undefined>],
-    ) -> Vec<Score> {
+    fn corr_of_residuals(&self, rows: &[usize], residual: &Signals) -> Vec<Score> {
         let with_target: Vec<usize> = (0..rows.len())
             .filter(|&i| !self.input.target[rows[i]].is_nan())
             .collect();
@@ -146,8 +140,8 @@ impl Era<'_> {
             .map_init(
                 || (Vec::new(), Vec::new(), vec![0u32; with_target.len()]),
                 |(values, scratch, codes), s| {
-                    status[s].clone()?;
-                    let column = residual.col_as_slice(s);
+                    residual.status[s].clone()?;
+                    let column = residual.values.col_as_slice(s);
                     values.clear();
                     values.extend(with_target.iter().map(|&i| column[i]));
                     rank_codes(values, scratch, codes);
@@ -176,8 +170,8 @@ impl Era<'_> {
             Ok((neutral, target)) => (0..self.submissions())
                 .into_par_iter()
                 .map(|s| {
-                    neutral.status[s].clone()?;
-                    target.pearson(neutral.residual.col_as_slice(s))
+                    neutral.residual.status[s].clone()?;
+                    target.pearson(neutral.residual.values.col_as_slice(s))
                 })
                 .collect(),
             Err(undefined) => self.all(undefined),
@@ -199,12 +193,11 @@ impl Era<'_> {
             }
             let ranked = self.ranked_target_rows();
             let gaussian = ranked.gaussian_matrix();
-            let residual = projector.residual(gaussian.as_ref());
-            let status = residual_status(ranked, gaussian.as_ref(), residual.as_ref());
+            let residual =
+                neutral_signals(ranked, &gaussian, projector.residual(gaussian.as_ref()));
             Ok(NeutralColumns {
                 projector,
                 residual,
-                status,
             })
         })
     }
@@ -323,9 +316,7 @@ impl Era<'_> {
     ///
     /// # Errors
     /// [`MissingInput`] without neutralizers.
-    pub fn neutral_signal(
-        &self,
-    ) -> Result<Result<(Mat<f64>, Vec<Result<(), Undefined>>), Undefined>, MissingInput> {
+    pub fn neutral_signal(&self) -> Result<Result<Signals, Undefined>, MissingInput> {
         let neutralizers = Self::require(self.input.neutralizers, "neutral_churn", "neutralizers")?;
         let compute = || {
             let projector = Projector::with_intercept(neutralizers)?;
@@ -337,9 +328,11 @@ impl Era<'_> {
             }
             let ranked = self.ranked_all_rows();
             let gaussian = ranked.gaussian_matrix();
-            let residual = projector.residual(gaussian.as_ref());
-            let status = residual_status(ranked, gaussian.as_ref(), residual.as_ref());
-            Ok((residual, status))
+            Ok(neutral_signals(
+                ranked,
+                &gaussian,
+                projector.residual(gaussian.as_ref()),
+            ))
         };
         Ok(compute())
     }
@@ -352,13 +345,10 @@ fn complete_rows(features: MatRef<'_, f64>) -> Vec<usize> {
         .collect()
 }
 
-/// Per column: constant input, or a residual that is only rounding noise, is undefined.
-fn residual_status(
-    ranked: &RankedColumns,
-    input: MatRef<'_, f64>,
-    residual: MatRef<'_, f64>,
-) -> Vec<Result<(), Undefined>> {
-    (0..input.ncols())
+/// Neutralized gaussianized ranks with their status: a constant input, or a residual that
+/// is only rounding noise, is undefined.
+fn neutral_signals(ranked: &RankedColumns, input: &Mat<f64>, residual: Mat<f64>) -> Signals {
+    let status = (0..input.ncols())
         .map(|s| {
             if ranked.is_constant(s) {
                 return Err(Undefined::ConstantColumn);
@@ -370,7 +360,11 @@ fn residual_status(
             }
             Ok(())
         })
-        .collect()
+        .collect();
+    Signals {
+        values: residual,
+        status,
+    }
 }
 
 /// Centers each column and scales it to unit norm, so that `XᵀY` holds Pearson

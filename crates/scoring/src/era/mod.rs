@@ -86,6 +86,17 @@ impl<'a> EraInput<'a> {
     }
 }
 
+/// Per-submission signals over an era's rows (rows × submissions) and, per column,
+/// whether it is usable: what cross-era metrics compare (neutralized signals, portfolio
+/// weights).
+#[derive(Debug, Clone)]
+pub struct Signals {
+    /// One column per submission.
+    pub values: Mat<f64>,
+    /// Per column: usable, or why not.
+    pub status: Vec<Result<(), Undefined>>,
+}
+
 /// A missing input that a metric needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{metric} needs {input}, which this era was not given")]
@@ -110,8 +121,7 @@ pub struct Era<'a> {
 #[derive(Debug)]
 struct NeutralColumns {
     projector: Projector,
-    residual: Mat<f64>,
-    status: Vec<Result<(), Undefined>>,
+    residual: Signals,
 }
 
 impl<'a> Era<'a> {

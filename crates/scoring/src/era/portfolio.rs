@@ -10,7 +10,7 @@
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
-use super::{Era, MissingInput, gather, gather_rows};
+use super::{Era, MissingInput, Signals, gather, gather_rows};
 use crate::rank::RankedColumns;
 use crate::stats::{center, dot};
 use crate::{Score, Undefined};
@@ -161,9 +161,7 @@ impl Era<'_> {
     ///
     /// # Errors
     /// [`MissingInput`] without neutralizers or sample weights.
-    pub fn portfolio_weights(
-        &self,
-    ) -> Result<(Mat<f64>, Vec<Result<(), Undefined>>), MissingInput> {
+    pub fn portfolio_weights(&self) -> Result<Signals, MissingInput> {
         let map = self.weight_map(None, "turnover")?;
         let signals = self.ranked_all_rows().gaussian_pow15_matrix();
         let mut weights = map.apply_matrix(&signals);
@@ -181,7 +179,10 @@ impl Era<'_> {
                 Ok(())
             })
             .collect();
-        Ok((weights, status))
+        Ok(Signals {
+            values: weights,
+            status,
+        })
     }
 
     /// The stake-weighted meta model per row, `Σ stake_k·P_k / Σ stake_k` over the staked
