@@ -146,21 +146,49 @@ fn a_two_column_prediction_file_takes_its_era_from_the_data() {
     assert!(json["per_era"]["numerai_corr"]["0002"]["prediction"].is_f64());
 }
 
-#[test]
-fn a_nan_prediction_is_refused_with_the_row_and_column() {
-    let dir = scratch("nan");
+/// Scores `predictions` (CSV text) against the small data file and expects a refusal
+/// (exit status 2) whose message contains every one of `fragments`.
+fn assert_refused(name: &str, predictions: &str, fragments: &[&str]) {
+    let dir = scratch(name);
     let (data, _) = small_files(&dir);
-    let predictions = write(
-        &dir,
-        "p.csv",
-        "id,era,model_a\nn000100,0001,0.5\nn000101,0001,\n",
-    );
+    let predictions = write(&dir, "p.csv", predictions);
     let output = numerus(&["score", "--data", &data, "--predictions", &predictions]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains("row 2") && message.contains("model_a"),
-        "{message}"
+    for fragment in fragments {
+        assert!(message.contains(fragment), "{message}");
+    }
+}
+
+#[test]
+fn a_nan_prediction_is_refused_with_the_row_and_column() {
+    assert_refused(
+        "nan",
+        "id,era,model_a\nn000100,0001,0.5\nn000101,0001,\n",
+        &["row 2", "model_a"],
+    );
+}
+
+#[test]
+fn an_era_missing_from_the_data_is_refused() {
+    assert_refused("era", "id,era,model_a\nx1,0099,0.5\n", &["era `0099`"]);
+}
+
+#[test]
+fn a_duplicate_id_in_an_era_is_refused() {
+    assert_refused(
+        "duplicate",
+        "id,era,model_a\nn000100,0001,0.5\nn000100,0001,0.6\n",
+        &["appears twice"],
+    );
+}
+
+#[test]
+fn too_little_overlap_with_the_data_is_refused() {
+    assert_refused(
+        "overlap",
+        "id,era,model_a\nn000100,0001,0.5\nn000101,0001,0.6\n",
+        &["80%"],
     );
 }
 
@@ -179,52 +207,6 @@ fn a_missing_target_column_names_the_flag_that_fixes_it() {
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--target"), "{}", stderr(&output));
-}
-
-#[test]
-fn an_era_missing_from_the_data_is_refused() {
-    let dir = scratch("era");
-    let (data, _) = small_files(&dir);
-    let predictions = write(&dir, "p.csv", "id,era,model_a\nx1,0099,0.5\n");
-    let output = numerus(&["score", "--data", &data, "--predictions", &predictions]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("era `0099`"),
-        "{}",
-        stderr(&output)
-    );
-}
-
-#[test]
-fn a_duplicate_id_in_an_era_is_refused() {
-    let dir = scratch("duplicate");
-    let (data, _) = small_files(&dir);
-    let predictions = write(
-        &dir,
-        "p.csv",
-        "id,era,model_a\nn000100,0001,0.5\nn000100,0001,0.6\n",
-    );
-    let output = numerus(&["score", "--data", &data, "--predictions", &predictions]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("appears twice"),
-        "{}",
-        stderr(&output)
-    );
-}
-
-#[test]
-fn too_little_overlap_with_the_data_is_refused() {
-    let dir = scratch("overlap");
-    let (data, _) = small_files(&dir);
-    let predictions = write(
-        &dir,
-        "p.csv",
-        "id,era,model_a\nn000100,0001,0.5\nn000101,0001,0.6\n",
-    );
-    let output = numerus(&["score", "--data", &data, "--predictions", &predictions]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("80%"), "{}", stderr(&output));
 }
 
 #[test]
