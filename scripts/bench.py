@@ -147,6 +147,27 @@ def git_commit():
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
+def cpu_counters():
+    """(busy, steal, total) jiffies of all CPUs so far, from /proc/stat; None elsewhere."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle, steal = fields[3] + fields[4], fields[7] if len(fields) > 7 else 0
+    return sum(fields) - idle, steal, sum(fields)
+
+
+def contention(before, after, load_before):
+    """What else the machine was doing: the load average before the run and the CPU time
+    the hypervisor stole during it. Benchmarks on a busy machine are slow on both sides."""
+    text = f"load average before the run {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}"
+    if before and after and after[2] > before[2]:
+        steal = 100.0 * (after[1] - before[1]) / (after[2] - before[2])
+        text += f"; CPU steal during the run {steal:.1f}%"
+    return text
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -380,6 +401,7 @@ def render(report, markdown):
     header = [
         f"CPU: {m['cpu']}, {m['cores']} cores, {m['ram_gib']:.1f} GiB RAM, {m['os']}",
         f"numerus commit: {m['commit']}",
+        f"Machine state: {report['contention']}",
         f"numerai-tools {report['numerai_tools']}, numpy {report['numpy']}, pandas {report['pandas']}; "
         f"OPENBLAS_NUM_THREADS=OMP_NUM_THREADS={report['blas_threads']}; numerus: rayon on every core",
         f"Era: {shape['rows']} rows x {shape['submissions']} submissions, {shape['features']} features, "
@@ -436,11 +458,13 @@ def main(argv=None):
                          "(scripts/bench does) or pass --numerus")
     directory = args.work or tempfile.mkdtemp(prefix="numerus-bench-")
     os.makedirs(directory, exist_ok=True)
+    load_before, counters_before = os.getloadavg(), cpu_counters()
     try:
         report = bench(args, directory)
     finally:
         if not args.work:
             shutil.rmtree(directory, ignore_errors=True)
+    report["contention"] = contention(counters_before, cpu_counters(), load_before)
     report.update(numerai_tools=version("numerai-tools"), numpy=np.__version__, pandas=pd.__version__)
     print(render(report, markdown=False))
     if args.markdown:
