@@ -23,7 +23,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use faer::Mat;
 use numerus_scoring::neutralize::Projector;
 use numerus_scoring::rank::RankedColumns;
@@ -112,8 +112,9 @@ impl Fixture {
     }
 }
 
-/// A group for a slow kernel: few samples, so that one group takes seconds, not minutes.
-/// With `submissions`, criterion also reports submissions per second.
+/// A group for a slow kernel: few samples of equal size (flat sampling, meant for
+/// milliseconds-long runs), so that one group takes seconds, not minutes. With
+/// `submissions`, criterion also reports submissions per second.
 fn slow_group<'c>(
     c: &'c mut Criterion,
     name: &str,
@@ -122,6 +123,7 @@ fn slow_group<'c>(
     let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     if let Some(submissions) = submissions {
