@@ -164,6 +164,8 @@ fn score_era(report: &mut Report, inputs: &Inputs, data: &EraData, era: &Era<'_>
     let names = &inputs.submissions;
     let name = data.name.as_str();
     let missing = "inputs were checked before scoring";
+    // MCWNM and APCWNM come from one peer-correlation matrix: build it once per era.
+    let peers = std::cell::OnceCell::new();
     for &metric in plan.metrics {
         let scores = match metric {
             Metric::NumeraiCorr => timed(report, metric, || era.numerai_corr()),
@@ -178,8 +180,12 @@ fn score_era(report: &mut Report, inputs: &Inputs, data: &EraData, era: &Era<'_>
                 timed(report, metric, || era.feature_exposure().expect(missing))
             }
             Metric::Cwmm => timed(report, metric, || era.cwmm().expect(missing)),
-            Metric::Mcwnm => timed(report, metric, || era.peer_correlations().0),
-            Metric::Apcwnm => timed(report, metric, || era.peer_correlations().1),
+            Metric::Mcwnm => timed(report, metric, || {
+                peers.get_or_init(|| era.peer_correlations()).0.clone()
+            }),
+            Metric::Apcwnm => timed(report, metric, || {
+                peers.get_or_init(|| era.peer_correlations()).1.clone()
+            }),
             Metric::Churn => {
                 pair_churn(report, era, name, names, plan.pairs);
                 continue;
