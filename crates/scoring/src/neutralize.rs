@@ -4,24 +4,77 @@
 //! `A = [B, 1]`, solving `β = lstsq(A, Y, rcond=1e-6)` and returning `Y − Aβ`. numpy's
 //! lstsq is an SVD solve that treats singular values `≤ rcond·σ_max` as zero, so `Aβ` is
 //! the projection of `Y` onto the span of the left singular vectors whose singular value
-//! survives the cut. A [`Projector`] factors `A` once (a thin SVD) and keeps that basis
-//! `U_r`; every submission of the era is then neutralized by two matrix products,
-//! `Y − U_r(U_rᵀY)`. This is why duplicate features, constant features and an intercept
-//! neutralizer (collinear with the ones column) behave exactly as in numpy, where a QR
-//! solve would blow up.
+//! survives the cut. A [`Projector`] factors `A` once and every submission of the era is
+//! then neutralized against that factorization.
+//!
+//! Two factorizations give that projection:
+//!
+//! - **QR first.** When every singular value of `A` is far above the cut, numpy keeps all
+//!   of them and the projection is onto the whole column space, which a Householder QR
+//!   spans as well, several times faster than an SVD (0.5 s against 4.3 s for Numerai's
+//!   5,000 × 2,377 feature matrix). The QR is used only when that is *proven* from its
+//!   `R` factor: `σ_min ≥ 1/‖R⁻¹‖_F` and `σ_max ≤ ‖R‖_F`, so `‖R‖_F·‖R⁻¹‖_F ≤ 1/(10·rcond)`
+//!   guarantees `σ_min > 10·rcond·σ_max`, a margin of ten over numpy's cut.
+//! - **SVD otherwise.** Duplicate features, constant features or an intercept neutralizer
+//!   (collinear with the ones column) make `A` rank-deficient; then the thin SVD keeps
+//!   exactly the singular vectors numpy keeps, where a QR solve would blow up.
+//!
+//! A narrow basis (the 50-odd neutralizers) is stored explicitly, `U` with orthonormal
+//! columns, so that `Y − U(UᵀY)` is two small products. A wide one (thousands of features)
+//! stays in Householder form, which needs no second `rows × k` matrix: `QᵀY`, zero the
+//! first `k` rows, then `Q·` gives the residual.
 
-use faer::{Mat, MatRef};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::householder;
+use faer::linalg::qr::no_pivoting::factor as qr;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 use crate::Undefined;
 
 /// numpy's cut-off ratio for small singular values, as numerai-tools passes it.
 pub const RCOND: f64 = 1e-6;
 
+/// How far above numpy's cut the smallest singular value must provably be for the QR
+/// basis to be used instead of the SVD.
+const QR_MARGIN: f64 = 10.0;
+
+/// Bases with at most this many columns are stored explicitly (`rows × k` values); wider
+/// ones stay in Householder form.
+const EXPLICIT_BASIS_MAX_COLUMNS: usize = 256;
+
+/// Columns of `R⁻¹` computed at a time when bounding `‖R⁻¹‖_F`.
+const INVERSE_BLOCK: usize = 128;
+
 /// An orthonormal basis of the (truncated) column space of `[B, 1]`.
 #[derive(Debug, Clone)]
 pub struct Projector {
-    basis: Mat<f64>,
+    basis: Basis,
+    factorization: Factorization,
+    rows: usize,
     exposure_columns: usize,
+}
+
+/// The basis of a [`Projector`].
+#[derive(Debug, Clone)]
+enum Basis {
+    /// `U` with orthonormal columns (from the SVD, or the QR's `Q` made explicit).
+    Explicit(Mat<f64>),
+    /// The Householder vectors of a full-rank QR (below the diagonal of `factors`) and
+    /// their block coefficients.
+    Householder {
+        factors: Mat<f64>,
+        coefficients: Mat<f64>,
+    },
+}
+
+/// Which factorization a [`Projector`] ended up using.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factorization {
+    /// Householder QR: the matrix is numerically full rank, well clear of the cut.
+    Qr,
+    /// Thin SVD truncated at `rcond`.
+    Svd,
 }
 
 impl Projector {
@@ -31,42 +84,52 @@ impl Projector {
     /// [`Undefined::FactorizationFailed`] if the SVD does not converge (e.g. non-finite
     /// exposures).
     pub fn with_intercept(exposures: MatRef<'_, f64>) -> Result<Self, Undefined> {
-        let (rows, k) = (exposures.nrows(), exposures.ncols());
-        let design = Mat::<f64>::from_fn(
-            rows,
-            k + 1,
-            |i, j| {
-                if j < k { exposures[(i, j)] } else { 1.0 }
-            },
-        );
-        let svd = design
-            .thin_svd()
-            .map_err(|_| Undefined::FactorizationFailed)?;
-        let singular = svd.S().column_vector();
-        let largest = (0..singular.nrows())
-            .map(|i| singular[i])
-            .fold(0.0, f64::max);
-        let rank = (0..singular.nrows())
-            .filter(|&i| singular[i] > RCOND * largest)
-            .count();
-        // Singular values come sorted in non-increasing order, so the kept vectors lead.
-        let basis = svd.U().subcols(0, rank).to_owned();
+        Self::with_intercept_over(exposures, None)
+    }
+
+    /// Factors `[exposures, 1]` restricted to `rows` (all rows when `None`), without a
+    /// gathered copy of the exposures.
+    ///
+    /// # Errors
+    /// [`Undefined::FactorizationFailed`] if the SVD does not converge.
+    pub fn with_intercept_over(
+        exposures: MatRef<'_, f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<Self, Undefined> {
+        let exposure_columns = exposures.ncols();
+        let row_count = rows.map_or(exposures.nrows(), <[usize]>::len);
+        let design = || design_matrix(exposures, rows);
+        let (basis, factorization) = match qr_basis(design()) {
+            Some(basis) => (basis, Factorization::Qr),
+            None => (svd_basis(design())?, Factorization::Svd),
+        };
         Ok(Self {
             basis,
-            exposure_columns: k,
+            factorization,
+            rows: row_count,
+            exposure_columns,
         })
+    }
+
+    /// Which factorization spans the basis.
+    #[must_use]
+    pub fn factorization(&self) -> Factorization {
+        self.factorization
     }
 
     /// Rows the basis is for.
     #[must_use]
     pub fn rows(&self) -> usize {
-        self.basis.nrows()
+        self.rows
     }
 
     /// Numerical rank of `[B, 1]` at the rcond cut.
     #[must_use]
     pub fn rank(&self) -> usize {
-        self.basis.ncols()
+        match &self.basis {
+            Basis::Explicit(basis) => basis.ncols(),
+            Basis::Householder { factors, .. } => factors.ncols(),
+        }
     }
 
     /// Number of exposure columns (without the added ones column).
@@ -75,34 +138,232 @@ impl Projector {
         self.exposure_columns
     }
 
-    /// `U_rᵀY`: the coordinates of each column's projection.
-    #[must_use]
-    pub fn coordinates(&self, y: MatRef<'_, f64>) -> Mat<f64> {
-        self.basis.transpose() * y
+    /// `Y ← Y − P·Y`: every column neutralized in place.
+    pub fn residual_in_place(&self, y: MatMut<'_, f64>, par: Par) {
+        match &self.basis {
+            Basis::Explicit(basis) => {
+                let coordinates = basis.transpose() * y.rb();
+                faer::linalg::matmul::matmul(
+                    y,
+                    faer::Accum::Add,
+                    basis.as_ref(),
+                    coordinates.as_ref(),
+                    -1.0,
+                    par,
+                );
+            }
+            Basis::Householder {
+                factors,
+                coefficients,
+            } => {
+                let mut y = y;
+                let block = coefficients.nrows();
+                let mut buffer = MemBuffer::new(
+                    householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+                        factors.nrows(),
+                        block,
+                        y.ncols(),
+                    ),
+                );
+                let stack = MemStack::new(&mut buffer);
+                householder::apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
+                    factors.as_ref(),
+                    coefficients.as_ref(),
+                    Conj::No,
+                    y.rb_mut(),
+                    par,
+                    stack,
+                );
+                y.rb_mut().subrows_mut(0, factors.ncols()).fill(0.0);
+                householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                    factors.as_ref(),
+                    coefficients.as_ref(),
+                    Conj::No,
+                    y,
+                    par,
+                    stack,
+                );
+            }
+        }
     }
 
-    /// `Y − U_r(U_rᵀY)`: every column neutralized.
+    /// `Y − P·Y`: every column neutralized.
     #[must_use]
     pub fn residual(&self, y: MatRef<'_, f64>) -> Mat<f64> {
-        let coordinates = self.coordinates(y);
         let mut residual = y.to_owned();
-        faer::linalg::matmul::matmul(
-            residual.as_mut(),
-            faer::Accum::Add,
-            self.basis.as_ref(),
-            coordinates.as_ref(),
-            -1.0,
-            faer::get_global_parallelism(),
-        );
+        self.residual_in_place(residual.as_mut(), faer::get_global_parallelism());
         residual
     }
 
     /// One vector neutralized.
     #[must_use]
     pub fn residual_vector(&self, y: &[f64]) -> Vec<f64> {
-        let residual = self.residual(MatRef::from_column_major_slice(y, y.len(), 1));
-        residual.col(0).iter().copied().collect()
+        let mut residual = y.to_vec();
+        let len = residual.len();
+        self.residual_in_place(
+            MatMut::from_column_major_slice_mut(&mut residual, len, 1),
+            Par::Seq,
+        );
+        residual
     }
+
+    /// `UᵀY` for an explicit basis: the coordinates of each column's projection, whose
+    /// squared norm is `‖P·y‖²`. `None` for a Householder basis.
+    #[must_use]
+    pub fn coordinates(&self, y: MatRef<'_, f64>, par: Par) -> Option<Mat<f64>> {
+        match &self.basis {
+            Basis::Explicit(basis) => {
+                let mut coordinates = Mat::zeros(basis.ncols(), y.ncols());
+                faer::linalg::matmul::matmul(
+                    coordinates.as_mut(),
+                    faer::Accum::Replace,
+                    basis.transpose(),
+                    y,
+                    1.0,
+                    par,
+                );
+                Some(coordinates)
+            }
+            Basis::Householder { .. } => None,
+        }
+    }
+}
+
+/// `[B, 1]` over the given rows, column-major.
+fn design_matrix(exposures: MatRef<'_, f64>, rows: Option<&[usize]>) -> Mat<f64> {
+    let k = exposures.ncols();
+    let row_count = rows.map_or(exposures.nrows(), <[usize]>::len);
+    let mut design = Mat::<f64>::zeros(row_count, k + 1);
+    for j in 0..k {
+        let source = exposures.col(j);
+        let target = design.col_as_slice_mut(j);
+        match rows {
+            Some(rows) => {
+                for (t, &r) in target.iter_mut().zip(rows) {
+                    *t = source[r];
+                }
+            }
+            None => {
+                for (t, s) in target.iter_mut().zip(source.iter()) {
+                    *t = *s;
+                }
+            }
+        }
+    }
+    design.col_as_slice_mut(k).fill(1.0);
+    design
+}
+
+/// The QR basis of `design`, if it is provably clear of numpy's cut; `None` sends the
+/// caller to the SVD.
+fn qr_basis(mut design: Mat<f64>) -> Option<Basis> {
+    let (rows, columns) = design.shape();
+    if rows < columns || columns == 0 {
+        return None;
+    }
+    let block = qr::recommended_block_size::<f64>(rows, columns);
+    let mut coefficients = Mat::<f64>::zeros(block, columns);
+    let par = faer::get_global_parallelism();
+    let mut buffer = MemBuffer::new(qr::qr_in_place_scratch::<f64>(
+        rows,
+        columns,
+        block,
+        par,
+        Default::default(),
+    ));
+    let info = qr::qr_in_place(
+        design.as_mut(),
+        coefficients.as_mut(),
+        par,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    );
+    if info.rank < columns {
+        return None;
+    }
+    if !far_from_the_cut(design.submatrix(0, 0, columns, columns), par) {
+        return None;
+    }
+    if columns > EXPLICIT_BASIS_MAX_COLUMNS {
+        return Some(Basis::Householder {
+            factors: design,
+            coefficients,
+        });
+    }
+    // Q made explicit: Q·[I; 0].
+    let mut basis = Mat::<f64>::zeros(rows, columns);
+    basis
+        .as_mut()
+        .subrows_mut(0, columns)
+        .diagonal_mut()
+        .fill(1.0);
+    let mut buffer = MemBuffer::new(
+        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+            rows, block, columns,
+        ),
+    );
+    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        design.as_ref(),
+        coefficients.as_ref(),
+        Conj::No,
+        basis.as_mut(),
+        par,
+        MemStack::new(&mut buffer),
+    );
+    Some(Basis::Explicit(basis))
+}
+
+/// Whether the upper triangle of `r` (the QR's `R`, square) provably has
+/// `σ_min > QR_MARGIN·RCOND·σ_max`, from `σ_max ≤ ‖R‖_F` and `σ_min ≥ 1/‖R⁻¹‖_F`.
+/// `R⁻¹` is formed a block of columns at a time, so no second `k × k` matrix is held.
+fn far_from_the_cut(r: MatRef<'_, f64>, par: Par) -> bool {
+    let k = r.nrows();
+    let mut norm2 = 0.0;
+    for j in 0..k {
+        for i in 0..=j {
+            norm2 += r[(i, j)] * r[(i, j)];
+        }
+    }
+    if !norm2.is_finite() || (0..k).any(|i| r[(i, i)] == 0.0) {
+        return false;
+    }
+    let mut inverse_norm2 = 0.0;
+    let mut start = 0;
+    while start < k {
+        let end = (start + INVERSE_BLOCK).min(k);
+        // Columns start..end of R⁻¹ are zero below row `end`: solve the leading block.
+        let mut block = Mat::<f64>::zeros(end, end - start);
+        for j in start..end {
+            block[(j, j - start)] = 1.0;
+        }
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            r.submatrix(0, 0, end, end),
+            block.as_mut(),
+            par,
+        );
+        for j in 0..end - start {
+            inverse_norm2 += block.col_as_slice(j).iter().map(|v| v * v).sum::<f64>();
+        }
+        start = end;
+    }
+    let bound = (norm2 * inverse_norm2).sqrt();
+    bound.is_finite() && bound * QR_MARGIN * RCOND < 1.0
+}
+
+/// The thin SVD basis kept by numpy's cut.
+fn svd_basis(design: Mat<f64>) -> Result<Basis, Undefined> {
+    let svd = design
+        .thin_svd()
+        .map_err(|_| Undefined::FactorizationFailed)?;
+    let singular = svd.S().column_vector();
+    let largest = (0..singular.nrows())
+        .map(|i| singular[i])
+        .fold(0.0, f64::max);
+    let rank = (0..singular.nrows())
+        .filter(|&i| singular[i] > RCOND * largest)
+        .count();
+    // Singular values come sorted in non-increasing order, so the kept vectors lead.
+    Ok(Basis::Explicit(svd.U().subcols(0, rank).to_owned()))
 }
 
 /// `Y − [B, 1]·lstsq([B, 1], Y, rcond=1e-6)`: the convenient one-shot form.
@@ -112,7 +373,6 @@ impl Projector {
 pub fn neutralize(y: MatRef<'_, f64>, exposures: MatRef<'_, f64>) -> Result<Mat<f64>, Undefined> {
     Ok(Projector::with_intercept(exposures)?.residual(y))
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +416,83 @@ mod tests {
                 assert!((once[(i, j)] - twice[(i, j)]).abs() < 1e-12);
             }
         }
+    }
+
+    /// A seeded, well-conditioned exposure matrix (rows × columns).
+    fn random_exposures(rows: usize, columns: usize, seed: u64) -> Mat<f64> {
+        let mut state = seed;
+        Mat::from_fn(rows, columns, |_, _| {
+            // xorshift: enough for a dense, full-rank test matrix.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 5) as f64
+        })
+    }
+
+    fn max_difference(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+        let mut largest: f64 = 0.0;
+        for j in 0..a.ncols() {
+            for i in 0..a.nrows() {
+                largest = largest.max((a[(i, j)] - b[(i, j)]).abs());
+            }
+        }
+        largest
+    }
+
+    #[test]
+    fn full_rank_exposures_use_the_qr_and_match_the_svd_projection() {
+        for columns in [8, EXPLICIT_BASIS_MAX_COLUMNS + 20] {
+            let b = random_exposures(3 * columns, columns, 7 + columns as u64);
+            let projector = Projector::with_intercept(b.as_ref()).unwrap();
+            assert_eq!(projector.factorization(), Factorization::Qr);
+            assert_eq!(projector.rank(), columns + 1);
+            let svd = Projector {
+                basis: svd_basis(design_matrix(b.as_ref(), None)).unwrap(),
+                factorization: Factorization::Svd,
+                rows: b.nrows(),
+                exposure_columns: columns,
+            };
+            assert_eq!(svd.rank(), columns + 1);
+            let y = random_exposures(3 * columns, 3, 99);
+            let difference =
+                max_difference(&projector.residual(y.as_ref()), &svd.residual(y.as_ref()));
+            assert!(
+                difference < 1e-10,
+                "QR and SVD residuals differ by {difference}"
+            );
+        }
+    }
+
+    #[test]
+    fn rank_deficient_exposures_fall_back_to_the_svd() {
+        let projector = Projector::with_intercept(exposures().as_ref()).unwrap();
+        assert_eq!(projector.factorization(), Factorization::Svd);
+    }
+
+    #[test]
+    fn a_column_just_inside_numpys_cut_is_dropped_as_numpy_drops_it() {
+        // Column 1 = column 0 + 1e-9·noise: σ_min/σ_max is far below rcond = 1e-6, so
+        // numpy's lstsq ignores that direction; a plain QR would keep it.
+        let mut b = random_exposures(40, 4, 3);
+        let noise = random_exposures(40, 1, 5);
+        for i in 0..40 {
+            b[(i, 1)] = b[(i, 0)] + 1e-9 * noise[(i, 0)];
+        }
+        let projector = Projector::with_intercept(b.as_ref()).unwrap();
+        assert_eq!(projector.factorization(), Factorization::Svd);
+        assert_eq!(projector.rank(), 4);
+    }
+
+    #[test]
+    fn a_row_subset_factors_like_the_gathered_rows() {
+        let b = random_exposures(30, 3, 11);
+        let rows: Vec<usize> = (0..30).filter(|r| r % 3 != 0).collect();
+        let gathered = Mat::from_fn(rows.len(), 3, |i, j| b[(rows[i], j)]);
+        let y = random_exposures(rows.len(), 2, 13);
+        let over = Projector::with_intercept_over(b.as_ref(), Some(&rows)).unwrap();
+        let direct = Projector::with_intercept(gathered.as_ref()).unwrap();
+        assert!(max_difference(&over.residual(y.as_ref()), &direct.residual(y.as_ref())) < 1e-12);
     }
 
     #[test]

@@ -86,18 +86,19 @@ impl Era<'_> {
     pub fn fnc(&self) -> Result<Vec<Score>, MissingInput> {
         let features = Self::require(self.input.features, "fnc", "features")?;
         let complete = complete_rows(features);
-        match self.feature_residuals(features, &complete) {
-            Ok(residual) => Ok(self.corr_of_residuals(&complete, &residual)),
-            Err(undefined) => Ok(self.all(undefined)),
-        }
+        Ok(self
+            .feature_neutral_corr(features, &complete)
+            .unwrap_or_else(|undefined| self.all(undefined)))
     }
 
-    /// Gaussianized ranks over `complete` rows, neutralized against the features.
-    fn feature_residuals(
+    /// FNC a block of submissions at a time: gaussianized ranks over the `complete` rows,
+    /// neutralized in place against the features' factorization, re-ranked over the
+    /// rows with a target and correlated with it. Nothing `rows × submissions` is held.
+    fn feature_neutral_corr(
         &self,
         features: MatRef<'_, f64>,
         complete: &[usize],
-    ) -> Result<Signals, Undefined> {
+    ) -> Result<Vec<Score>, Undefined> {
         let needed = features.ncols() + 1;
         if complete.len() <= needed {
             return Err(Undefined::TooFewRows {
@@ -105,52 +106,79 @@ impl Era<'_> {
                 needed,
             });
         }
-        let projector = Projector::with_intercept(gather_rows(features, complete).as_ref())?;
-        let ranked = RankedColumns::new(self.input.predictions, Some(complete));
-        let gaussian = ranked.gaussian_matrix();
-        let residual = projector.residual(gaussian.as_ref());
-        Ok(neutral_signals(&ranked, &gaussian, residual))
-    }
-
-    /// `numerai_corr(residual, target)` where `residual` is indexed by `rows`.
-    fn corr_of_residuals(&self, rows: &[usize], residual: &Signals) -> Vec<Score> {
-        let with_target: Vec<usize> = (0..rows.len())
-            .filter(|&i| !self.input.target[rows[i]].is_nan())
+        let with_target: Vec<usize> = (0..complete.len())
+            .filter(|&i| !self.input.target[complete[i]].is_nan())
             .collect();
-        let setup = || -> Result<CenteredTarget, Undefined> {
-            if with_target.is_empty() {
-                return Err(Undefined::NoTargetRows);
-            }
-            check_overlap(with_target.len(), &[self.input.era_target.rows, rows.len()])?;
-            let mean = self.input.era_target.mean;
-            CenteredTarget::new(
-                with_target
-                    .iter()
-                    .map(|&i| pow15(self.input.target[rows[i]] - mean))
-                    .collect(),
-            )
-        };
-        let target = match setup() {
-            Ok(target) => target,
-            Err(undefined) => return self.all(undefined),
-        };
-        let scale = RankScale::new(with_target.len());
-        (0..self.submissions())
-            .into_par_iter()
-            .map_init(
-                || (Vec::new(), Vec::new(), vec![0u32; with_target.len()]),
-                |(values, scratch, codes), s| {
-                    residual.status[s].clone()?;
-                    let column = residual.values.col_as_slice(s);
-                    values.clear();
-                    values.extend(with_target.iter().map(|&i| column[i]));
-                    rank_codes(values, scratch, codes);
-                    values.clear();
-                    values.extend(codes.iter().map(|&c| scale.gaussian_pow15(c)));
-                    target.pearson(values)
-                },
-            )
-            .collect()
+        if with_target.is_empty() {
+            return Err(Undefined::NoTargetRows);
+        }
+        check_overlap(
+            with_target.len(),
+            &[self.input.era_target.rows, complete.len()],
+        )?;
+        let mean = self.input.era_target.mean;
+        let target = CenteredTarget::new(
+            with_target
+                .iter()
+                .map(|&i| pow15(self.input.target[complete[i]] - mean))
+                .collect(),
+        )?;
+        let projector = Projector::with_intercept_over(features, Some(complete))?;
+        let complete_scale = RankScale::new(complete.len());
+        let target_scale = RankScale::new(with_target.len());
+        let predictions = self.input.predictions;
+        let mut scores = Vec::with_capacity(self.submissions());
+        let mut block = Mat::<f64>::zeros(complete.len(), 0);
+        for first in (0..self.submissions()).step_by(FNC_BLOCK) {
+            let width = FNC_BLOCK.min(self.submissions() - first);
+            block.resize_with(complete.len(), width, |_, _| 0.0);
+            // Gaussianized ranks of the block's submissions; `before` is each column's norm
+            // (0 for a constant column) for the residual-is-noise test.
+            let before: Vec<f64> = fill_columns_with(&mut block, |j, column, scratch| {
+                let source = predictions.col(first + j);
+                scratch.values.clear();
+                scratch.values.extend(complete.iter().map(|&r| source[r]));
+                scratch.codes.resize(complete.len(), 0);
+                rank_codes(&scratch.values, &mut scratch.rank, &mut scratch.codes);
+                if scratch.codes.iter().all(|&c| c == scratch.codes[0]) {
+                    column.fill(0.0);
+                    return 0.0;
+                }
+                for (o, &c) in column.iter_mut().zip(&scratch.codes) {
+                    *o = complete_scale.gaussian(c);
+                }
+                dot(column, column).sqrt()
+            });
+            projector.residual_in_place(block.as_mut(), faer::get_global_parallelism());
+            let block_scores: Vec<Score> = (0..width)
+                .into_par_iter()
+                .map_init(ColumnScratch::default, |scratch, j| {
+                    if before[j] == 0.0 {
+                        return Err(Undefined::ConstantColumn);
+                    }
+                    let residual = block.col_as_slice(j);
+                    if dot(residual, residual).sqrt() <= NOISE_RATIO_MAX * before[j] {
+                        return Err(Undefined::ResidualIsNoise);
+                    }
+                    scratch.values.clear();
+                    scratch
+                        .values
+                        .extend(with_target.iter().map(|&i| residual[i]));
+                    scratch.codes.resize(with_target.len(), 0);
+                    rank_codes(&scratch.values, &mut scratch.rank, &mut scratch.codes);
+                    scratch.values.clear();
+                    scratch.values.extend(
+                        scratch
+                            .codes
+                            .iter()
+                            .map(|&c| target_scale.gaussian_pow15(c)),
+                    );
+                    target.pearson(&scratch.values)
+                })
+                .collect();
+            scores.extend(block_scores);
+        }
+        Ok(scores)
     }
 
     /// `neutral_corr`: Pearson of the gaussianized ranks, neutralized against the
@@ -336,6 +364,36 @@ impl Era<'_> {
         };
         Ok(compute())
     }
+}
+
+/// Submissions neutralized together in FNC: 128 columns of 5,000 rows is 5 MB.
+const FNC_BLOCK: usize = 128;
+
+/// Per-thread buffers for ranking one column.
+#[derive(Default)]
+struct ColumnScratch {
+    values: Vec<f64>,
+    codes: Vec<u32>,
+    rank: Vec<(f64, u32)>,
+}
+
+/// Fills each column of `out` in parallel with `fill(column, slice, scratch)`, collecting
+/// what each call returns.
+fn fill_columns_with<T: Send>(
+    out: &mut Mat<f64>,
+    fill: impl Fn(usize, &mut [f64], &mut ColumnScratch) -> T + Sync + Send,
+) -> Vec<T> {
+    out.as_mut()
+        .par_col_iter_mut()
+        .enumerate()
+        .map_init(ColumnScratch::default, |scratch, (j, column)| {
+            let slice = column
+                .try_as_col_major_mut()
+                .expect("columns of an owned matrix are contiguous")
+                .as_slice_mut();
+            fill(j, slice, scratch)
+        })
+        .collect()
 }
 
 /// Rows with every feature present.
