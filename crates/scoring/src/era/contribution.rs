@@ -117,7 +117,11 @@ impl Era<'_> {
             if norm <= NOISE_RATIO_MAX * dot(&gaussian, &gaussian).sqrt() {
                 return Err(Undefined::ResidualIsNoise);
             }
+            // With r = (I − P)g: yᵀr = ((I − P)y)ᵀg and m_rᵀr = m_rᵀg, as m_r = (I − P)m
+            // already lies in the residual space. So the score is `Reference::score` of
+            // the plain gaussianized ranks against the neutralized target.
             let target = contribution_target(gather(self.input.target, rows));
+            let target = neutral.projector.residual_vector(&target);
             let reference = Reference {
                 target_dot_reference: dot(&target, &reference),
                 reference_norm2: dot(&reference, &reference),
@@ -126,15 +130,21 @@ impl Era<'_> {
             };
             Ok((neutral, reference))
         };
-        Ok(match setup() {
-            Ok((neutral, reference)) => (0..self.submissions())
-                .into_par_iter()
-                .map(|s| {
-                    neutral.residual.status[s].clone()?;
-                    Ok(reference.score(neutral.residual.values.col_as_slice(s)))
-                })
-                .collect(),
-            Err(undefined) => self.all(undefined),
-        })
+        let (neutral, reference) = match setup() {
+            Ok(setup) => setup,
+            Err(undefined) => return Ok(self.all(undefined)),
+        };
+        let ranked = self.ranked_target_rows();
+        Ok((0..self.submissions())
+            .into_par_iter()
+            .map_init(
+                || vec![0.0; ranked.rows()],
+                |gaussian, s| {
+                    neutral.residual_norm2[s].clone()?;
+                    ranked.gaussian_into(s, gaussian);
+                    Ok(reference.score(gaussian))
+                },
+            )
+            .collect())
     }
 }

@@ -188,31 +188,40 @@ impl Era<'_> {
     /// [`MissingInput`] without neutralizers.
     pub fn neutral_corr(&self) -> Result<Vec<Score>, MissingInput> {
         Self::require(self.input.neutralizers, "neutral_corr", "neutralizers")?;
-        let setup = || -> Result<(&NeutralColumns, CenteredTarget), Undefined> {
+        let setup = || -> Result<(&NeutralColumns, Vec<f64>, f64), Undefined> {
             let neutral = self.neutral_target_rows().as_ref().map_err(Clone::clone)?;
             let rows = self.target_rows();
             let target = CenteredTarget::new(gather(self.input.target, rows))?;
-            Ok((neutral, target))
+            // tᵀr = tᵀ(I − P)g = ((I − P)t)ᵀg: one era-wide vector for every submission.
+            let neutral_target = neutral.projector.residual_vector(&target.values);
+            Ok((neutral, neutral_target, target.norm))
         };
-        Ok(match setup() {
-            Ok((neutral, target)) => (0..self.submissions())
-                .into_par_iter()
-                .map(|s| {
-                    neutral.residual.status[s].clone()?;
-                    target.pearson(neutral.residual.values.col_as_slice(s))
-                })
-                .collect(),
-            Err(undefined) => self.all(undefined),
-        })
+        let (neutral, neutral_target, target_norm) = match setup() {
+            Ok(setup) => setup,
+            Err(undefined) => return Ok(self.all(undefined)),
+        };
+        let ranked = self.ranked_target_rows();
+        Ok((0..self.submissions())
+            .into_par_iter()
+            .map_init(
+                || vec![0.0; ranked.rows()],
+                |gaussian, s| {
+                    let residual_norm2 = neutral.residual_norm2[s].clone()?;
+                    ranked.gaussian_into(s, gaussian);
+                    let covariance = dot(&neutral_target, gaussian);
+                    Ok((covariance / (residual_norm2.sqrt() * target_norm)).clamp(-1.0, 1.0))
+                },
+            )
+            .collect())
     }
 
-    /// Gaussianized ranks over the target rows, neutralized: shared by neutral CORR and
-    /// neutral MMC.
+    /// The neutralizers' factorization over the target rows and each submission's
+    /// residual norm: shared by neutral CORR and neutral MMC.
     pub(super) fn neutral_target_rows(&self) -> &Result<NeutralColumns, Undefined> {
         self.neutral_target_rows.get_or_init(|| {
             let neutralizers = self.input.neutralizers.expect("checked by the caller");
             let rows = self.scored_target_rows()?;
-            let projector = Projector::with_intercept(gather_rows(neutralizers, rows).as_ref())?;
+            let projector = Projector::with_intercept_over(neutralizers, Some(rows))?;
             if projector.rank() >= rows.len() {
                 return Err(Undefined::TooFewRows {
                     rows: rows.len(),
@@ -220,12 +229,17 @@ impl Era<'_> {
                 });
             }
             let ranked = self.ranked_target_rows();
-            let gaussian = ranked.gaussian_matrix();
-            let residual =
-                neutral_signals(ranked, &gaussian, projector.residual(gaussian.as_ref()));
+            let residual_norm2 = (0..self.submissions().div_ceil(NEUTRAL_BLOCK))
+                .into_par_iter()
+                .flat_map_iter(|block| {
+                    let first = block * NEUTRAL_BLOCK;
+                    let columns = first..(first + NEUTRAL_BLOCK).min(self.submissions());
+                    residual_norms(&projector, ranked, columns)
+                })
+                .collect();
             Ok(NeutralColumns {
                 projector,
-                residual,
+                residual_norm2,
             })
         })
     }
@@ -364,6 +378,52 @@ impl Era<'_> {
         };
         Ok(compute())
     }
+}
+
+/// Submissions whose neutralizer coordinates are computed together, one block per task.
+const NEUTRAL_BLOCK: usize = 32;
+
+/// Below this ratio `‖r‖²/‖g‖²`, `‖g‖² − ‖Uᵀg‖²` would have lost more than about four
+/// digits, so the residual is formed and measured directly.
+const CANCELLATION_RATIO_MIN: f64 = 1e-4;
+
+/// `‖(I − P)g‖²` for the gaussianized ranks `g` of some submissions, or why it is
+/// undefined: a constant column, or a residual that is only rounding noise.
+fn residual_norms(
+    projector: &Projector,
+    ranked: &RankedColumns,
+    columns: std::ops::Range<usize>,
+) -> Vec<Result<f64, Undefined>> {
+    let mut gaussian = Mat::<f64>::zeros(ranked.rows(), columns.len());
+    for (j, s) in columns.clone().enumerate() {
+        ranked.gaussian_into(s, gaussian.col_as_slice_mut(j));
+    }
+    let coordinates = projector.coordinates(gaussian.as_ref(), faer::Par::Seq);
+    columns
+        .enumerate()
+        .map(|(j, s)| {
+            if ranked.is_constant(s) {
+                return Err(Undefined::ConstantColumn);
+            }
+            let column = gaussian.col_as_slice(j);
+            let norm2 = dot(column, column);
+            let by_difference = coordinates.as_ref().map(|c| {
+                let projected = c.col(j).squared_norm_l2();
+                norm2 - projected
+            });
+            let residual_norm2 = match by_difference {
+                Some(difference) if difference >= CANCELLATION_RATIO_MIN * norm2 => difference,
+                _ => {
+                    let residual = projector.residual_vector(column);
+                    dot(&residual, &residual)
+                }
+            };
+            if residual_norm2.sqrt() <= NOISE_RATIO_MAX * norm2.sqrt() {
+                return Err(Undefined::ResidualIsNoise);
+            }
+            Ok(residual_norm2)
+        })
+        .collect()
 }
 
 /// Submissions neutralized together in FNC: 128 columns of 5,000 rows is 5 MB.

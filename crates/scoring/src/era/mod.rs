@@ -117,11 +117,17 @@ pub struct Era<'a> {
     neutral_target_rows: OnceLock<Result<NeutralColumns, Undefined>>,
 }
 
-/// Gaussianized ranks over the target rows, neutralized, with the factorization used.
+/// What neutral CORR and neutral MMC share: the neutralizers' factorization over the
+/// target rows and, per submission, `‖r‖²` of its neutralized gaussianized ranks
+/// `r = (I − P)g` (or why it has none).
+///
+/// Both metrics are linear in `r` apart from that norm, and `aᵀr = ((I − P)a)ᵀg` for any
+/// era-wide `a`, so no `rows × submissions` residual is ever held: the norm comes from
+/// `‖r‖² = ‖g‖² − ‖Uᵀg‖²`, or from `r` itself when that difference would lose digits.
 #[derive(Debug)]
 struct NeutralColumns {
     projector: Projector,
-    residual: Signals,
+    residual_norm2: Vec<Result<f64, Undefined>>,
 }
 
 impl<'a> Era<'a> {
