@@ -260,7 +260,8 @@ fn cross(
     carry: Carry,
 ) -> Carry {
     let names = &inputs.submissions;
-    let wants = |m: Metric| plan.metrics.contains(&m);
+    // With a single era there is nothing to compare, so its signals are never built.
+    let wants = |m: Metric| plan.metrics.contains(&m) && inputs.eras.len() > 1;
     let common = previous.map(|p| {
         let earlier: Vec<&str> = p.ids.iter().map(String::as_str).collect();
         let later: Vec<&str> = data.ids.iter().map(String::as_str).collect();

@@ -258,25 +258,55 @@ impl Era<'_> {
                 needed: 1,
             }));
         }
-        let (features, live) = standardized_columns(gather_rows(features, &complete));
-        if live.iter().all(|l| !l) {
+        // The features are read in place when every row is complete (the usual case);
+        // only rows with a missing feature force a copy without them.
+        let gathered;
+        let features = if complete.len() == features.nrows() {
+            features
+        } else {
+            gathered = gather_rows(features, &complete);
+            gathered.as_ref()
+        };
+        let feature_norms: Vec<Option<f64>> = (0..features.ncols())
+            .into_par_iter()
+            .map(|f| centered_norm(|| features.col(f).iter().copied()))
+            .collect();
+        if feature_norms.iter().all(Option::is_none) {
             return Ok(self.all(Undefined::NoDefinedFeatures));
         }
-        let (predictions, live_predictions) =
-            standardized_columns(gather_rows(self.input.predictions, &complete));
-        let correlations = features.transpose() * &predictions;
-        Ok((0..self.submissions())
-            .map(|s| {
-                if !live_predictions[s] {
+        let mut scores = Vec::with_capacity(self.submissions());
+        let mut block = Mat::<f64>::zeros(complete.len(), 0);
+        for first in (0..self.submissions()).step_by(EXPOSURE_BLOCK) {
+            let width = EXPOSURE_BLOCK.min(self.submissions() - first);
+            block.resize_with(complete.len(), width, |_, _| 0.0);
+            // Each prediction column centered and scaled to unit norm (0 when constant):
+            // then Σᵢ xᵢ·p̃ᵢ / ‖x − x̄‖ is Pearson, as centering one side is enough.
+            let live: Vec<bool> = fill_columns_with(&mut block, |j, column, _| {
+                let source = self.input.predictions.col(first + j);
+                for (o, &r) in column.iter_mut().zip(&complete) {
+                    *o = source[r];
+                }
+                let norm = centered_norm(|| column.iter().copied());
+                let mean = crate::stats::mean(column);
+                for v in column.iter_mut() {
+                    *v = norm.map_or(0.0, |norm| (*v - mean) / norm);
+                }
+                norm.is_some()
+            });
+            let products = features.transpose() * &block;
+            scores.extend((0..width).map(|j| {
+                if !live[j] {
                     return Err(Undefined::ConstantColumn);
                 }
-                let largest = (0..features.ncols())
-                    .filter(|&f| live[f])
-                    .map(|f| correlations[(f, s)].abs().min(1.0))
+                let largest = feature_norms
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(f, norm)| norm.map(|norm| (products[(f, j)] / norm).abs()))
                     .fold(0.0, f64::max);
-                Ok(largest)
-            })
-            .collect())
+                Ok(largest.min(1.0))
+            }));
+        }
+        Ok(scores)
     }
 
     /// CWMM: Pearson of the gaussianized ranks of each submission and of the meta model,
@@ -294,12 +324,16 @@ impl Era<'_> {
         let ranked = self.ranked_all_rows();
         Ok((0..self.submissions())
             .into_par_iter()
-            .map(|s| {
-                if ranked.is_constant(s) {
-                    return Err(Undefined::ConstantColumn);
-                }
-                reference.pearson(&ranked.gaussian(s))
-            })
+            .map_init(
+                || vec![0.0; ranked.rows()],
+                |gaussian, s| {
+                    if ranked.is_constant(s) {
+                        return Err(Undefined::ConstantColumn);
+                    }
+                    ranked.gaussian_into(s, gaussian);
+                    reference.pearson(gaussian)
+                },
+            )
             .collect())
     }
 
@@ -424,6 +458,28 @@ fn residual_norms(
             Ok(residual_norm2)
         })
         .collect()
+}
+
+/// Submissions correlated with the features together: one `features × 256` product.
+const EXPOSURE_BLOCK: usize = 256;
+
+/// `‖x − x̄‖`, or `None` when every value is the same (exactly, as pandas sees a constant
+/// column: a rounded mean must not make it look alive).
+/// `values` makes a fresh pass over the values each time it is called.
+fn centered_norm<I: Iterator<Item = f64>>(values: impl Fn() -> I) -> Option<f64> {
+    let mut iter = values();
+    let first = iter.next()?;
+    if iter.all(|v| v == first) {
+        return None;
+    }
+    let (count, sum) = values().fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
+    let mean = sum / count as f64;
+    Some(
+        values()
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            .sqrt(),
+    )
 }
 
 /// Submissions neutralized together in FNC: 128 columns of 5,000 rows is 5 MB.

@@ -199,8 +199,12 @@ impl<'a> Era<'a> {
             .get_or_init(|| RankedColumns::new(self.input.predictions, Some(self.target_rows())))
     }
 
-    /// Rank codes of every submission over all rows.
+    /// Rank codes of every submission over all rows: the target rows' codes when every
+    /// row has a target (the usual case), so that an era is ranked once.
     fn ranked_all_rows(&self) -> &RankedColumns {
+        if self.target_rows().len() == self.rows() {
+            return self.ranked_target_rows();
+        }
         self.ranked_all_rows
             .get_or_init(|| RankedColumns::new(self.input.predictions, None))
     }
