@@ -7,6 +7,9 @@
 //! - [`read_table`] reads a `.parquet`/`.pq` or `.csv` file. [`ReadOptions::text_columns`] names
 //!   the columns kept as text (so the era `"0001"` stays `"0001"`), and [`ReadOptions::select`]
 //!   keeps only some columns; in Parquet the others are never decoded.
+//! - [`open_table`] opens a file without decoding it; [`TableReader::read`] then reads a few
+//!   columns at a time, so a caller that copies each group where it belongs and drops it never
+//!   holds the whole table.
 //! - [`write_table`] writes a table back: Parquet (snappy, text as UTF-8 strings, numbers as
 //!   64-bit floats) or CSV (numbers printed so they read back to the same bits, NaN as an empty
 //!   field).
@@ -44,7 +47,7 @@ mod table;
 use std::path::Path;
 
 pub use error::Error;
-pub use table::{Column, ReadOptions, Table, Values};
+pub use table::{Column, Heading, ReadOptions, Table, Values};
 
 /// The file formats, chosen by the file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +88,121 @@ impl Format {
 /// (booleans, dates, ...), a missing text value, a CSV field that is not a number, or two
 /// columns with the same name.
 pub fn read_table(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
-    match Format::of(path)? {
-        Format::Parquet => parquet_io::read(path, options),
-        Format::Csv => csv_io::read(path, options),
+    let mut reader = open_table(path, options)?;
+    let all: Vec<usize> = (0..reader.headings().len()).collect();
+    reader.read(&all)
+}
+
+/// Opens the table in `path` for reading a few columns at a time; see [`read_table`] for the
+/// formats, the columns kept and how they are read.
+///
+/// A Parquet file is only opened: its columns are decoded when read. A CSV file is parsed now,
+/// so every CSV error is reported here.
+///
+/// # Errors
+///
+/// As [`read_table`]; for Parquet, an error in the values themselves (a null text, an integer
+/// too large for `f64`, a damaged page) is reported when its column is read.
+pub fn open_table(path: &Path, options: &ReadOptions) -> Result<TableReader, Error> {
+    let source = match Format::of(path)? {
+        Format::Parquet => Source::Parquet(parquet_io::open(path, options)?),
+        Format::Csv => {
+            let table = csv_io::read(path, options)?;
+            let headings = table
+                .columns
+                .iter()
+                .map(|column| Heading {
+                    name: column.name.clone(),
+                    text: matches!(column.values, Values::Text(_)),
+                })
+                .collect();
+            Source::Csv {
+                headings,
+                rows: table.len(),
+                table,
+            }
+        }
+    };
+    Ok(TableReader { source })
+}
+
+/// A table file opened by [`open_table`], whose columns are handed over when read.
+pub struct TableReader {
+    source: Source,
+}
+
+enum Source {
+    Parquet(parquet_io::ParquetFile),
+    /// Parsed already; [`TableReader::read`] moves the columns out.
+    Csv {
+        headings: Vec<Heading>,
+        rows: usize,
+        table: Table,
+    },
+}
+
+impl TableReader {
+    /// The selected columns, in file order.
+    pub fn headings(&self) -> &[Heading] {
+        match &self.source {
+            Source::Parquet(file) => file.headings(),
+            Source::Csv { headings, .. } => headings,
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        match &self.source {
+            Source::Parquet(file) => file.rows(),
+            Source::Csv { rows, .. } => *rows,
+        }
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The columns at `columns`, increasing positions in [`Self::headings`], in that order.
+    ///
+    /// Each column is meant to be read once: a CSV column is handed over, leaving it empty.
+    ///
+    /// # Errors
+    ///
+    /// For Parquet, a value that cannot be decoded (see [`open_table`]).
+    pub fn read(&mut self, columns: &[usize]) -> Result<Table, Error> {
+        debug_assert!(
+            columns.windows(2).all(|pair| pair[0] < pair[1]),
+            "columns are read in file order, each once"
+        );
+        let columns = match &mut self.source {
+            Source::Parquet(file) => file.read(columns)?,
+            Source::Csv { table, .. } => columns
+                .iter()
+                .map(|&c| {
+                    let column = &mut table.columns[c];
+                    let empty = match column.values {
+                        Values::Text(_) => Values::Text(Vec::new()),
+                        Values::Number(_) => Values::Number(Vec::new()),
+                    };
+                    Column {
+                        name: column.name.clone(),
+                        values: std::mem::replace(&mut column.values, empty),
+                    }
+                })
+                .collect(),
+        };
+        Ok(Table { columns })
+    }
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TableReader")
+            .field("headings", &self.headings())
+            .field("rows", &self.len())
+            .finish()
     }
 }
 
@@ -113,6 +228,62 @@ pub fn write_table(path: &Path, table: &Table) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample_table() -> Table {
+        Table {
+            columns: vec![
+                Column::text("id", vec!["a".into(), "b".into(), "c".into()]),
+                Column::number("x", vec![1.0, f64::NAN, 3.0]),
+                Column::number("y", vec![4.0, 5.0, 6.0]),
+                Column::number("z", vec![7.0, 8.0, -0.0]),
+            ],
+        }
+    }
+
+    /// Opens `file` (written from [`sample_table`]) and reads it in two groups of columns.
+    fn read_in_groups(file: &str) {
+        let path =
+            std::env::temp_dir().join(format!("numerus-frames-{}-{file}", std::process::id()));
+        write_table(&path, &sample_table()).unwrap();
+        let select = |name: &str| name != "y";
+        let options = ReadOptions {
+            text_columns: &["id"],
+            select: Some(&select),
+        };
+        let mut reader = open_table(&path, &options).unwrap();
+        let headings: Vec<(&str, bool)> = reader
+            .headings()
+            .iter()
+            .map(|heading| (heading.name.as_str(), heading.text))
+            .collect();
+        assert_eq!(headings, [("id", true), ("x", false), ("z", false)]);
+        assert_eq!(reader.len(), 3);
+        let first = reader.read(&[0, 2]).unwrap();
+        let second = reader.read(&[1]).unwrap();
+        let whole = read_table(&path, &options).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(first.columns[0], whole.columns[0]);
+        assert_eq!(first.columns[1], whole.columns[2]);
+        assert_eq!(second.columns[0].name, "x");
+        let x = second.columns[0].values.as_numbers().unwrap();
+        assert_eq!((x[0], x[2]), (1.0, 3.0));
+        assert!(x[1].is_nan());
+        assert_eq!(
+            reader.len(),
+            3,
+            "the row count outlives the columns handed over"
+        );
+    }
+
+    #[test]
+    fn parquet_columns_read_in_groups_are_the_columns_read_whole() {
+        read_in_groups("groups.parquet");
+    }
+
+    #[test]
+    fn csv_columns_read_in_groups_are_the_columns_read_whole() {
+        read_in_groups("groups.csv");
+    }
 
     #[test]
     fn format_comes_from_the_extension_in_any_case() {

@@ -6,7 +6,7 @@
 
 use std::fmt::Display;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -21,12 +21,14 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::table::check_unique_names;
-use crate::{Column, Error, ReadOptions, Table, Values};
+use crate::{Column, Error, Heading, ReadOptions, Table, Values};
 
 /// The column pandas writes for an unnamed index; it is not data.
 const PANDAS_INDEX_COLUMN: &str = "__index_level_0__";
@@ -41,13 +43,25 @@ enum Kind {
     Number,
 }
 
-/// Reads the Parquet file `path`.
-pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
+/// A Parquet file opened for reading: its metadata and the selected columns, none decoded yet.
+pub(crate) struct ParquetFile {
+    path: PathBuf,
+    file: File,
+    metadata: ArrowReaderMetadata,
+    /// The selected columns: their index among the file's root columns, and how each is read.
+    roots: Vec<usize>,
+    kinds: Vec<Kind>,
+    headings: Vec<Heading>,
+    rows: usize,
+}
+
+/// Opens the Parquet file `path` and checks the selected columns' names and types.
+pub(crate) fn open(path: &Path, options: &ReadOptions) -> Result<ParquetFile, Error> {
     let file = File::open(path).map_err(|source| io_error(path, "open", source))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
         .map_err(|source| parquet_error(path, source))?;
-    let schema = Arc::clone(builder.schema());
-    let kept: Vec<usize> = (0..schema.fields().len())
+    let schema = Arc::clone(metadata.schema());
+    let roots: Vec<usize> = (0..schema.fields().len())
         .filter(|&index| {
             let name = schema.field(index).name();
             name != PANDAS_INDEX_COLUMN && options.selects(name)
@@ -55,43 +69,102 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
         .collect();
     check_unique_names(
         path,
-        kept.iter()
+        roots
+            .iter()
             .map(|&index| schema.field(index).name().as_str()),
     )?;
-    let kinds = kept
+    let kinds = roots
         .iter()
         .map(|&index| kind_of_field(path, schema.field(index), options))
         .collect::<Result<Vec<_>, _>>()?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), kept.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|source| parquet_error(path, source))?;
-
-    let mut columns: Vec<Column> = kept
+    let headings = roots
         .iter()
         .zip(&kinds)
-        .map(|(&index, &kind)| empty_column(schema.field(index).name(), kind))
+        .map(|(&index, &kind)| Heading {
+            name: schema.field(index).name().clone(),
+            text: kind == Kind::Text,
+        })
         .collect();
-    let mut rows_before = 0;
-    for batch in reader {
-        let batch = batch.map_err(|source| Error::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        for ((column, array), &kind) in columns.iter_mut().zip(batch.columns()).zip(&kinds) {
-            let place = Place {
-                path,
-                column: &column.name,
-                rows_before,
-            };
-            let values = decode(array.as_ref(), kind, &place)?;
-            column.values.extend(values);
-        }
-        rows_before += batch.num_rows();
+    let rows = metadata.metadata().file_metadata().num_rows();
+    let rows = usize::try_from(rows).map_err(|_| {
+        let message = format!("the footer gives {rows} rows");
+        parquet_error(path, parquet::errors::ParquetError::General(message))
+    })?;
+    Ok(ParquetFile {
+        path: path.to_path_buf(),
+        file,
+        metadata,
+        roots,
+        kinds,
+        headings,
+        rows,
+    })
+}
+
+impl ParquetFile {
+    pub(crate) fn headings(&self) -> &[Heading] {
+        &self.headings
     }
-    Ok(Table { columns })
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Decodes the selected columns at `wanted` (increasing positions in [`Self::headings`]).
+    pub(crate) fn read(&self, wanted: &[usize]) -> Result<Vec<Column>, Error> {
+        let path = self.path.as_path();
+        let mut columns: Vec<Column> = wanted
+            .iter()
+            .map(|&c| empty_column(&self.headings[c].name, self.kinds[c]))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(columns);
+        }
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|source| io_error(path, "open", source))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mask = ProjectionMask::roots(
+            builder.parquet_schema(),
+            wanted.iter().map(|&c| self.roots[c]),
+        );
+        let mut reader = Some(
+            builder
+                .with_projection(mask)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|source| parquet_error(path, source))?,
+        );
+        let mut rows_before = 0;
+        while let Some(batch) = reader.as_mut().and_then(Iterator::next) {
+            let batch = batch.map_err(|source| Error::Arrow {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let batch_rows = batch.num_rows();
+            if rows_before + batch_rows >= self.rows {
+                // The last batch: dropping the reader now frees its dictionaries and page
+                // buffers before the batch is decoded, not after.
+                reader = None;
+            }
+            // Taken out of the batch, each array is freed as soon as it is decoded (or becomes
+            // the column itself), so a batch and its decoded copy never both exist whole.
+            let (_, arrays, _) = batch.into_parts();
+            for ((column, array), &c) in columns.iter_mut().zip(arrays).zip(wanted) {
+                let place = Place {
+                    path,
+                    column: &column.name,
+                    rows_before,
+                };
+                let values = decode(array, self.kinds[c], &place)?;
+                column.values.append(values, self.rows);
+            }
+            rows_before += batch_rows;
+        }
+        Ok(columns)
+    }
 }
 
 /// How the field is read, or [`Error::UnsupportedType`].
@@ -178,7 +251,15 @@ impl Lookup {
 }
 
 /// Decodes one array of a batch (the type was checked by [`kind_of`]).
-fn decode(array: &dyn Array, kind: Kind, place: &Place) -> Result<Values, Error> {
+fn decode(array: ArrayRef, kind: Kind, place: &Place) -> Result<Values, Error> {
+    let array = match kind {
+        Kind::Number => match plain_floats(array) {
+            Ok(values) => return Ok(Values::Number(values)),
+            Err(array) => array,
+        },
+        Kind::Text => array,
+    };
+    let array = array.as_ref();
     let (entries, lookup) = match array.as_any_dictionary_opt() {
         Some(dictionary) => {
             let keys = dictionary.keys();
@@ -198,6 +279,21 @@ fn decode(array: &dyn Array, kind: Kind, place: &Place) -> Result<Values, Error>
         Kind::Text => texts(entries, &lookup, place).map(Values::Text),
         Kind::Number => numbers(entries, &lookup, place).map(Values::Number),
     }
+}
+
+/// The values of a `Float64` array without nulls, or the array back if it is anything else.
+///
+/// They are the array's own buffer, not a copy, when nothing else shares it (as with an array
+/// just taken out of a decoded batch).
+fn plain_floats(array: ArrayRef) -> Result<Vec<f64>, ArrayRef> {
+    let floats = match array.as_primitive_opt::<Float64Type>() {
+        Some(floats) if floats.null_count() == 0 => floats.clone(),
+        _ => return Err(array),
+    };
+    // The clone shares the buffer; dropping the original leaves it the only owner.
+    drop(array);
+    let (_, values, _) = floats.into_parts();
+    Ok(Vec::from(values))
 }
 
 /// Integers and floats widened exactly to `f64`, nulls as NaN.
@@ -410,6 +506,48 @@ mod tests {
         assert_eq!(exact_i64(i64::MAX), None);
         assert_eq!(exact_u64(u64::MAX), None);
         assert_eq!(exact_u64(1 << 60), Some(1_152_921_504_606_846_976.0));
+    }
+
+    #[test]
+    fn unshared_float_arrays_become_columns_without_a_copy() {
+        let values = vec![0.5, -1.0, 2.0];
+        let address = values.as_ptr();
+        let array: ArrayRef = Arc::new(Float64Array::from(values));
+        let taken = plain_floats(array).unwrap();
+        assert_eq!(taken.as_ptr(), address);
+        assert_eq!(taken, [0.5, -1.0, 2.0]);
+
+        let shared: ArrayRef = Arc::new(Float64Array::from(vec![0.5, -1.0]));
+        let copied = plain_floats(Arc::clone(&shared)).unwrap();
+        assert_eq!(copied, [0.5, -1.0]);
+        assert_eq!(shared.as_primitive::<Float64Type>().value(1), -1.0);
+
+        let with_null: ArrayRef = Arc::new(Float64Array::from(vec![Some(0.5), None]));
+        assert!(plain_floats(with_null).is_err());
+        let integers: ArrayRef = Arc::new(arrow_array::Int32Array::from(vec![1, 2]));
+        assert!(plain_floats(integers).is_err());
+    }
+
+    #[test]
+    fn batches_fill_a_column_allocated_once() {
+        let rows = BATCH_ROWS + 1000;
+        let path = std::env::temp_dir().join(format!(
+            "numerus-frames-{}-batches.parquet",
+            std::process::id()
+        ));
+        let values: Vec<f64> = (0..rows).map(|row| row as f64 / 7.0).collect();
+        let table = Table {
+            columns: vec![Column::number("x", values.clone())],
+        };
+        crate::write_table(&path, &table).unwrap();
+        let read = crate::read_table(&path, &ReadOptions::default());
+        std::fs::remove_file(&path).unwrap();
+        let read = read.unwrap();
+        let Values::Number(read) = &read.columns[0].values else {
+            panic!("a number column");
+        };
+        assert_eq!(*read, values);
+        assert_eq!(read.capacity(), rows);
     }
 
     #[test]

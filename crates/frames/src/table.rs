@@ -31,6 +31,15 @@ pub enum Values {
     Number(Vec<f64>),
 }
 
+/// The name and kind of a column of a [`TableReader`](crate::TableReader), before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heading {
+    /// The column name, as in the file header or schema.
+    pub name: String,
+    /// Whether the column reads as [`Values::Text`] (else [`Values::Number`]).
+    pub text: bool,
+}
+
 /// What [`read_table`](crate::read_table) reads, and as what.
 #[derive(Clone, Copy, Default)]
 pub struct ReadOptions<'a> {
@@ -148,14 +157,27 @@ impl Values {
         }
     }
 
-    /// Appends `more` (of the same kind) to these values.
-    pub(crate) fn extend(&mut self, more: Self) {
+    /// Appends `more` (of the same kind) to these values, which will hold `total` values in all.
+    pub(crate) fn append(&mut self, more: Self, total: usize) {
         match (self, more) {
-            (Self::Text(values), Self::Text(more)) => values.extend(more),
-            (Self::Number(values), Self::Number(more)) => values.extend(more),
+            (Self::Text(values), Self::Text(more)) => append(values, more, total),
+            (Self::Number(values), Self::Number(more)) => append(values, more, total),
             _ => unreachable!("a column decodes to the same kind in every batch"),
         }
     }
+}
+
+/// Appends `more` to `values`, which will hold `total` values in all.
+///
+/// A first batch that holds every value becomes the column as it is; otherwise room for all of
+/// them is reserved once, so the column is never reallocated (which would hold it twice).
+fn append<T>(values: &mut Vec<T>, more: Vec<T>, total: usize) {
+    if values.is_empty() && more.len() == total {
+        *values = more;
+        return;
+    }
+    values.reserve_exact(total.saturating_sub(values.len()).max(more.len()));
+    values.extend(more);
 }
 
 /// Fails with [`Error::DuplicateColumn`] if a name appears twice.
@@ -199,6 +221,22 @@ mod tests {
             .to_string();
         assert!(message.contains("\"b\" has 1 rows"), "{message}");
         assert!(message.contains("\"a\" has 2"), "{message}");
+    }
+
+    #[test]
+    fn a_whole_first_batch_is_moved_in_and_later_batches_fit_the_room_reserved() {
+        let whole = vec![1.0, 2.0, 3.0];
+        let address = whole.as_ptr();
+        let mut values = Values::Number(Vec::new());
+        values.append(Values::Number(whole), 3);
+        assert_eq!(values.as_numbers().unwrap().as_ptr(), address);
+
+        let mut values = Vec::new();
+        append(&mut values, vec![1.0], 3);
+        assert_eq!(values.capacity(), 3);
+        append(&mut values, vec![2.0, 3.0], 3);
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+        assert_eq!(values.capacity(), 3);
     }
 
     #[test]
