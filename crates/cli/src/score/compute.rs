@@ -166,7 +166,15 @@ fn score_era(report: &mut Report, inputs: &Inputs, data: &EraData, era: &Era<'_>
     let missing = "inputs were checked before scoring";
     // MCWNM and APCWNM come from one peer-correlation matrix: build it once per era.
     let peers = std::cell::OnceCell::new();
-    for &metric in plan.metrics {
+    // The feature metrics first: FNC factors a copy of the features, the largest buffer of
+    // any metric, and it should not sit on top of the rank codes the others cache.
+    let mut order = plan.metrics.to_vec();
+    order.sort_by_key(|m| match m {
+        Metric::Fnc => 0,
+        Metric::FeatureExposure => 1,
+        _ => 2,
+    });
+    for metric in order {
         let scores = match metric {
             Metric::NumeraiCorr => timed(report, metric, || era.numerai_corr()),
             Metric::Mmc => timed(report, metric, || era.mmc().expect(missing)),
