@@ -157,9 +157,16 @@ fn era_kernels(c: &mut Criterion) {
     let submissions = submissions();
     let fixture = Fixture::new(ROWS, submissions, 0);
 
+    // Full-precision f64 predictions (say, computed in f64 and never stored as f32): they
+    // take the general ranking path instead of the f32 fast path.
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let f64_predictions = Mat::from_fn(ROWS, submissions, |_, _| rng.random::<f64>());
     let mut group = slow_group(c, "rank_columns", Some(submissions));
     group.bench_function("all_rows", |b| {
         b.iter(|| RankedColumns::new(black_box(fixture.predictions.as_ref()), None));
+    });
+    group.bench_function("all_rows_f64", |b| {
+        b.iter(|| RankedColumns::new(black_box(f64_predictions.as_ref()), None));
     });
     group.finish();
 

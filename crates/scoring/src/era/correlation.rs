@@ -490,7 +490,7 @@ const FNC_BLOCK: usize = 128;
 struct ColumnScratch {
     values: Vec<f64>,
     codes: Vec<u32>,
-    rank: Vec<(f64, u32)>,
+    rank: crate::rank::RankScratch,
 }
 
 /// Fills each column of `out` in parallel with `fill(column, slice, scratch)`, collecting
