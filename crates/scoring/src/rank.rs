@@ -344,24 +344,7 @@ impl RankedColumns {
                 .for_each_init(
                     || (Vec::new(), RankScratch::new()),
                     |(gathered, scratch), (column, (out, constant))| {
-                        let source = values.col(column);
-                        let column_values = match (rows, source.try_as_col_major()) {
-                            // All rows of a contiguous column: ranked in place, no copy.
-                            (None, Some(contiguous)) => contiguous.as_slice(),
-                            (None, None) => {
-                                gathered.clear();
-                                gathered.extend(source.iter().copied());
-                                gathered.as_slice()
-                            }
-                            (Some(rows), _) => {
-                                gathered.clear();
-                                gathered.extend(rows.iter().map(|&r| source[r]));
-                                gathered.as_slice()
-                            }
-                        };
-                        rank_codes(column_values, scratch, out);
-                        // Checked here, in parallel, while the codes are still in cache.
-                        *constant = out.iter().all(|&code| code == out[0]);
+                        *constant = rank_column(values, column, rows, gathered, scratch, out);
                     },
                 );
         }
@@ -446,6 +429,62 @@ impl RankedColumns {
         });
         out
     }
+}
+
+/// Ranks every column of `values` over `rows` (all rows when `None`) and hands each
+/// column's codes to `consume(column, codes, constant)` at once, in parallel, without
+/// keeping them: what one metric needs, at the cost of a per-thread buffer instead of a
+/// `rows × columns` table that a fresh process must fault in page by page.
+pub fn map_ranked<T: Send>(
+    values: MatRef<'_, f64>,
+    rows: Option<&[usize]>,
+    consume: impl Fn(usize, &[u32], bool) -> T + Sync + Send,
+) -> Vec<T> {
+    let row_count = rows.map_or(values.nrows(), <[usize]>::len);
+    let rows = rows.filter(|rows| !rows.iter().copied().eq(0..values.nrows()));
+    (0..values.ncols())
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), RankScratch::new(), vec![0u32; row_count]),
+            |(gathered, scratch, codes), column| {
+                let constant = rank_column(values, column, rows, gathered, scratch, codes);
+                consume(column, codes, constant)
+            },
+        )
+        .collect()
+}
+
+/// Rank codes of one column over `rows` (all rows when `None`) into `out`; returns whether
+/// the column is constant over those rows.
+fn rank_column(
+    values: MatRef<'_, f64>,
+    column: usize,
+    rows: Option<&[usize]>,
+    gathered: &mut Vec<f64>,
+    scratch: &mut RankScratch,
+    out: &mut [u32],
+) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let source = values.col(column);
+    let column_values = match (rows, source.try_as_col_major()) {
+        // All rows of a contiguous column: ranked in place, no copy.
+        (None, Some(contiguous)) => contiguous.as_slice(),
+        (None, None) => {
+            gathered.clear();
+            gathered.extend(source.iter().copied());
+            gathered.as_slice()
+        }
+        (Some(rows), _) => {
+            gathered.clear();
+            gathered.extend(rows.iter().map(|&r| source[r]));
+            gathered.as_slice()
+        }
+    };
+    rank_codes(column_values, scratch, out);
+    // Checked here, in parallel, while the codes are still in cache.
+    out.iter().all(|&code| code == out[0])
 }
 
 /// Fills each column of `out` with `fill(column, slice)`, columns in parallel.

@@ -130,8 +130,20 @@ struct Carry {
 pub fn score(inputs: &Inputs, plan: &Plan<'_>) -> Report {
     let mut report = Report::default();
     let mut carry = Carry::default();
+    // One metric alone ranks each column on the fly; several share the era's rank codes.
+    let keep_rank_codes = plan
+        .metrics
+        .iter()
+        .filter(|m| {
+            !matches!(
+                m,
+                Metric::Fnc | Metric::FeatureExposure | Metric::StakeWeight
+            )
+        })
+        .count()
+        > 1;
     for (position, data) in inputs.eras.iter().enumerate() {
-        let era = Era::new(era_input(inputs, data));
+        let era = Era::new(era_input(inputs, data)).keep_rank_codes(keep_rank_codes);
         score_era(&mut report, inputs, data, &era, plan);
         let previous = position.checked_sub(1).map(|p| &inputs.eras[p]);
         carry = cross(&mut report, inputs, previous, data, &era, plan, carry);

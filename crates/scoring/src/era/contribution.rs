@@ -83,17 +83,10 @@ impl Era<'_> {
             Ok(reference) => reference,
             Err(undefined) => return self.all(undefined),
         };
-        let ranked = self.ranked_target_rows();
-        (0..self.submissions())
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; ranked.rows()],
-                |column, s| {
-                    ranked.gaussian_into(s, column);
-                    Ok(reference.score(column))
-                },
-            )
-            .collect()
+        self.map_target_ranks(|_, codes, _, scale| {
+            let column: Vec<f64> = codes.iter().map(|&c| scale.gaussian(c)).collect();
+            Ok(reference.score(&column))
+        })
     }
 
     /// Neutral MMC: numerai-tools' `neutral_contribution`: MMC after neutralizing both the

@@ -57,23 +57,13 @@ impl Era<'_> {
             Ok(target) => target,
             Err(undefined) => return self.all(undefined),
         };
-        let ranked = self.ranked_target_rows();
-        (0..self.submissions())
-            .into_par_iter()
-            .map_init(Vec::new, |column, s| {
-                if ranked.is_constant(s) {
-                    return Err(Undefined::ConstantColumn);
-                }
-                column.clear();
-                column.extend(
-                    ranked
-                        .codes(s)
-                        .iter()
-                        .map(|&c| ranked.scale().gaussian_pow15(c)),
-                );
-                target.pearson(column)
-            })
-            .collect()
+        self.map_target_ranks(|_, codes, constant, scale| {
+            if constant {
+                return Err(Undefined::ConstantColumn);
+            }
+            let column: Vec<f64> = codes.iter().map(|&c| scale.gaussian_pow15(c)).collect();
+            target.pearson(&column)
+        })
     }
 
     /// `fnc`: numerai-tools' `feature_neutral_corr` over the rows whose features are all

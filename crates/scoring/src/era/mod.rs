@@ -19,7 +19,9 @@ use std::sync::OnceLock;
 use faer::{Mat, MatRef};
 
 use crate::neutralize::Projector;
-use crate::rank::RankedColumns;
+use rayon::prelude::*;
+
+use crate::rank::{RankScale, RankedColumns, map_ranked};
 use crate::undefined::check_overlap;
 use crate::{Score, Undefined};
 
@@ -115,6 +117,7 @@ pub struct Era<'a> {
     ranked_target_rows: OnceLock<RankedColumns>,
     ranked_all_rows: OnceLock<RankedColumns>,
     neutral_target_rows: OnceLock<Result<NeutralColumns, Undefined>>,
+    keep_rank_codes: bool,
 }
 
 /// What neutral CORR and neutral MMC share: the neutralizers' factorization over the
@@ -163,7 +166,38 @@ impl<'a> Era<'a> {
             ranked_target_rows: OnceLock::new(),
             ranked_all_rows: OnceLock::new(),
             neutral_target_rows: OnceLock::new(),
+            keep_rank_codes: true,
         }
+    }
+
+    /// Whether to keep every submission's rank codes once computed (the default: several
+    /// metrics read them) or, with `false`, to let CORR, MMC, BMC and alpha rank each column
+    /// on the fly and drop it, which is faster when only one of them is asked for.
+    #[must_use]
+    pub fn keep_rank_codes(mut self, keep: bool) -> Self {
+        self.keep_rank_codes = keep;
+        self
+    }
+
+    /// `consume(submission, codes, constant, scale)` for every submission over the target
+    /// rows, in parallel: from the kept rank codes, or ranked on the fly (see
+    /// [`Era::keep_rank_codes`]).
+    fn map_target_ranks<T: Send>(
+        &self,
+        consume: impl Fn(usize, &[u32], bool, &RankScale) -> T + Sync + Send,
+    ) -> Vec<T> {
+        if self.keep_rank_codes || self.ranked_target_rows.get().is_some() {
+            let ranked = self.ranked_target_rows();
+            return (0..self.submissions())
+                .into_par_iter()
+                .map(|s| consume(s, ranked.codes(s), ranked.is_constant(s), ranked.scale()))
+                .collect();
+        }
+        let rows = self.target_rows();
+        let scale = RankScale::new(rows.len());
+        map_ranked(self.input.predictions, Some(rows), |s, codes, constant| {
+            consume(s, codes, constant, &scale)
+        })
     }
 
     /// Number of prediction rows.

@@ -125,6 +125,18 @@ fn batched_scores_equal_one_call_per_submission() {
 }
 
 #[test]
+fn ranking_on_the_fly_gives_the_scores_of_kept_rank_codes() {
+    // NaN targets make the target rows a strict subset, so ranks are over gathered rows.
+    let f = fixture(5, 300, 7);
+    let kept = Era::new(f.input());
+    // A fresh era per metric, so that nothing is cached when the metric runs.
+    let streamed = || Era::new(f.input()).keep_rank_codes(false);
+    assert_eq!(streamed().numerai_corr(), kept.numerai_corr());
+    assert_eq!(streamed().mmc(), kept.mmc());
+    assert_eq!(streamed().alpha(), kept.alpha());
+}
+
+#[test]
 fn row_order_does_not_change_any_score() {
     let f = fixture(2, 150, 3);
     let reversed =
