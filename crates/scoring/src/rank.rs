@@ -331,9 +331,7 @@ impl RankedColumns {
     #[must_use]
     pub fn new(values: MatRef<'_, f64>, rows: Option<&[usize]>) -> Self {
         let row_count = rows.map_or(values.nrows(), <[usize]>::len);
-        // Every row in order (every row has a target, the usual case) is all rows: ranked
-        // in place, without gathering.
-        let rows = rows.filter(|rows| !rows.iter().copied().eq(0..values.nrows()));
+        let rows = proper_subset(rows, values.nrows());
         let mut codes = vec![0u32; row_count * values.ncols()];
         let mut constant = vec![true; values.ncols()];
         if row_count > 0 {
@@ -395,11 +393,19 @@ impl RankedColumns {
         &self.scale
     }
 
+    /// One column's codes, with whether it is constant and the tables.
+    #[must_use]
+    pub fn column(&self, column: usize) -> RankedColumn<'_> {
+        RankedColumn {
+            codes: self.codes(column),
+            constant: self.is_constant(column),
+            scale: &self.scale,
+        }
+    }
+
     /// Writes `Φ⁻¹(rank)` of a column into `out`.
     pub fn gaussian_into(&self, column: usize, out: &mut [f64]) {
-        for (o, &code) in out.iter_mut().zip(self.codes(column)) {
-            *o = self.scale.gaussian(code);
-        }
+        self.column(column).gaussian_into(out);
     }
 
     /// `Φ⁻¹(rank)` of a column.
@@ -414,7 +420,13 @@ impl RankedColumns {
     #[must_use]
     pub fn gaussian_matrix(&self) -> faer::Mat<f64> {
         let mut out = faer::Mat::<f64>::zeros(self.rows, self.columns());
-        fill_columns(&mut out, |column, slice| self.gaussian_into(column, slice));
+        fill_columns(
+            &mut out,
+            || (),
+            |column, slice, ()| {
+                self.column(column).gaussian_into(slice);
+            },
+        );
         out
     }
 
@@ -422,33 +434,107 @@ impl RankedColumns {
     #[must_use]
     pub fn gaussian_pow15_matrix(&self) -> faer::Mat<f64> {
         let mut out = faer::Mat::<f64>::zeros(self.rows, self.columns());
-        fill_columns(&mut out, |column, slice| {
-            for (o, &code) in slice.iter_mut().zip(self.codes(column)) {
-                *o = self.scale.gaussian_pow15(code);
-            }
-        });
+        fill_columns(
+            &mut out,
+            || (),
+            |column, slice, ()| {
+                self.column(column).gaussian_pow15_into(slice);
+            },
+        );
         out
     }
 }
 
+/// One column's rank codes, whether they are all equal, and the tables that turn them
+/// into scores.
+#[derive(Debug, Clone, Copy)]
+pub struct RankedColumn<'a> {
+    /// The code of each row.
+    pub codes: &'a [u32],
+    /// Whether every value ties (a constant column, or fewer than 2 rows).
+    pub constant: bool,
+    /// The tables for this row count.
+    pub scale: &'a RankScale,
+}
+
+impl RankedColumn<'_> {
+    /// Writes `Φ⁻¹(rank)` of each row into `out`.
+    pub fn gaussian_into(&self, out: &mut [f64]) {
+        for (o, &code) in out.iter_mut().zip(self.codes) {
+            *o = self.scale.gaussian(code);
+        }
+    }
+
+    /// Writes `pow15(Φ⁻¹(rank))` of each row into `out`.
+    pub fn gaussian_pow15_into(&self, out: &mut [f64]) {
+        for (o, &code) in out.iter_mut().zip(self.codes) {
+            *o = self.scale.gaussian_pow15(code);
+        }
+    }
+}
+
+/// Buffers to rank one column at a time, reused from column to column (one per thread).
+#[derive(Debug, Clone, Default)]
+pub struct ColumnRanker {
+    gathered: Vec<f64>,
+    scratch: RankScratch,
+    codes: Vec<u32>,
+}
+
+impl ColumnRanker {
+    /// Ranks `column` of `values` over `rows` (all rows when `None`); the codes are kept in
+    /// `self` until the next call. `scale` must be for as many rows as are ranked.
+    pub fn rank<'s>(
+        &'s mut self,
+        values: MatRef<'_, f64>,
+        column: usize,
+        rows: Option<&[usize]>,
+        scale: &'s RankScale,
+    ) -> RankedColumn<'s> {
+        let row_count = rows.map_or(values.nrows(), <[usize]>::len);
+        debug_assert_eq!(scale.rows(), row_count);
+        self.codes.resize(row_count, 0);
+        let constant = rank_column(
+            values,
+            column,
+            rows,
+            &mut self.gathered,
+            &mut self.scratch,
+            &mut self.codes,
+        );
+        RankedColumn {
+            codes: &self.codes,
+            constant,
+            scale,
+        }
+    }
+}
+
+/// `rows`, or `None` when they are every row of a `row_count`-row matrix in order (every
+/// row has a target, the usual case): such a column is ranked in place, without gathering.
+fn proper_subset(rows: Option<&[usize]>, row_count: usize) -> Option<&[usize]> {
+    rows.filter(|rows| !rows.iter().copied().eq(0..row_count))
+}
+
 /// Ranks every column of `values` over `rows` (all rows when `None`) and hands each
-/// column's codes to `consume(column, codes, constant)` at once, in parallel, without
-/// keeping them: what one metric needs, at the cost of a per-thread buffer instead of a
-/// `rows × columns` table that a fresh process must fault in page by page.
+/// column to `consume(column, ranked, buffer)` at once, in parallel, without keeping the
+/// codes: what one metric needs, at the cost of per-thread buffers instead of a
+/// `rows × columns` table that a fresh process must fault in page by page. `buffer` is a
+/// per-thread scratch column of the ranked length, for `consume` to write into.
 pub fn map_ranked<T: Send>(
     values: MatRef<'_, f64>,
     rows: Option<&[usize]>,
-    consume: impl Fn(usize, &[u32], bool) -> T + Sync + Send,
+    consume: impl Fn(usize, RankedColumn<'_>, &mut [f64]) -> T + Sync + Send,
 ) -> Vec<T> {
     let row_count = rows.map_or(values.nrows(), <[usize]>::len);
-    let rows = rows.filter(|rows| !rows.iter().copied().eq(0..values.nrows()));
+    let rows = proper_subset(rows, values.nrows());
+    let scale = RankScale::new(row_count);
     (0..values.ncols())
         .into_par_iter()
         .map_init(
-            || (Vec::new(), RankScratch::new(), vec![0u32; row_count]),
-            |(gathered, scratch, codes), column| {
-                let constant = rank_column(values, column, rows, gathered, scratch, codes);
-                consume(column, codes, constant)
+            || (ColumnRanker::default(), vec![0.0; row_count]),
+            |(ranker, buffer), column| {
+                consume(column, ranker.rank(values, column, rows, &scale), buffer)
             },
         )
         .collect()
@@ -487,21 +573,24 @@ fn rank_column(
     out.iter().all(|&code| code == out[0])
 }
 
-/// Fills each column of `out` with `fill(column, slice)`, columns in parallel.
-pub(crate) fn fill_columns(
+/// Fills each column of `out` in parallel with `fill(column, slice, state)`, where `state`
+/// is per thread (made by `init`), and collects what each call returns.
+pub(crate) fn fill_columns<S, T: Send>(
     out: &mut faer::Mat<f64>,
-    fill: impl Fn(usize, &mut [f64]) + Sync + Send,
-) {
+    init: impl Fn() -> S + Sync + Send,
+    fill: impl Fn(usize, &mut [f64], &mut S) -> T + Sync + Send,
+) -> Vec<T> {
     out.as_mut()
         .par_col_iter_mut()
         .enumerate()
-        .for_each(|(column, col)| {
+        .map_init(init, |state, (column, col)| {
             let slice = col
                 .try_as_col_major_mut()
                 .expect("columns of an owned matrix are contiguous")
                 .as_slice_mut();
-            fill(column, slice);
-        });
+            fill(column, slice, state)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@
 //! costs two dot products against vectors shared by the whole era:
 //! `(yᵀp − (yᵀm)(mᵀp)/(mᵀm)) / n`.
 
-use rayon::prelude::*;
-
 use super::{Era, MissingInput, NOISE_RATIO_MAX, gather};
 use crate::rank::RankedColumns;
 use crate::stats::{center, dot};
@@ -83,9 +81,9 @@ impl Era<'_> {
             Ok(reference) => reference,
             Err(undefined) => return self.all(undefined),
         };
-        self.map_target_ranks(|_, codes, _, scale| {
-            let column: Vec<f64> = codes.iter().map(|&c| scale.gaussian(c)).collect();
-            Ok(reference.score(&column))
+        self.map_target_ranks(|_, ranked, column| {
+            ranked.gaussian_into(column);
+            Ok(reference.score(column))
         })
     }
 
@@ -127,17 +125,10 @@ impl Era<'_> {
             Ok(setup) => setup,
             Err(undefined) => return Ok(self.all(undefined)),
         };
-        let ranked = self.ranked_target_rows();
-        Ok((0..self.submissions())
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; ranked.rows()],
-                |gaussian, s| {
-                    neutral.residual_norm2[s].clone()?;
-                    ranked.gaussian_into(s, gaussian);
-                    Ok(reference.score(gaussian))
-                },
-            )
-            .collect())
+        Ok(self.map_target_ranks(|s, ranked, gaussian| {
+            neutral.residual_norm2[s].clone()?;
+            ranked.gaussian_into(gaussian);
+            Ok(reference.score(gaussian))
+        }))
     }
 }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::{Era, MissingInput, NOISE_RATIO_MAX, NeutralColumns, Signals, gather, gather_rows};
 use crate::neutralize::Projector;
-use crate::rank::{RankScale, RankedColumns, rank_codes};
+use crate::rank::{ColumnRanker, RankScale, RankedColumns, fill_columns};
 use crate::stats::{dot, mean, pearson, pearson_with_centered, pow15};
 use crate::undefined::check_overlap;
 use crate::{Score, Undefined};
@@ -57,12 +57,12 @@ impl Era<'_> {
             Ok(target) => target,
             Err(undefined) => return self.all(undefined),
         };
-        self.map_target_ranks(|_, codes, constant, scale| {
-            if constant {
+        self.map_target_ranks(|_, ranked, column| {
+            if ranked.constant {
                 return Err(Undefined::ConstantColumn);
             }
-            let column: Vec<f64> = codes.iter().map(|&c| scale.gaussian_pow15(c)).collect();
-            target.pearson(&column)
+            ranked.gaussian_pow15_into(column);
+            target.pearson(column)
         })
     }
 
@@ -124,47 +124,36 @@ impl Era<'_> {
             block.resize_with(complete.len(), width, |_, _| 0.0);
             // Gaussianized ranks of the block's submissions; `before` is each column's norm
             // (0 for a constant column) for the residual-is-noise test.
-            let before: Vec<f64> = fill_columns_with(&mut block, |j, column, scratch| {
-                let source = predictions.col(first + j);
-                scratch.values.clear();
-                scratch.values.extend(complete.iter().map(|&r| source[r]));
-                scratch.codes.resize(complete.len(), 0);
-                rank_codes(&scratch.values, &mut scratch.rank, &mut scratch.codes);
-                if scratch.codes.iter().all(|&c| c == scratch.codes[0]) {
-                    column.fill(0.0);
-                    return 0.0;
-                }
-                for (o, &c) in column.iter_mut().zip(&scratch.codes) {
-                    *o = complete_scale.gaussian(c);
-                }
-                dot(column, column).sqrt()
-            });
+            let before: Vec<f64> =
+                fill_columns(&mut block, ColumnRanker::default, |j, column, ranker| {
+                    let ranked =
+                        ranker.rank(predictions, first + j, Some(complete), &complete_scale);
+                    if ranked.constant {
+                        column.fill(0.0);
+                        return 0.0;
+                    }
+                    ranked.gaussian_into(column);
+                    dot(column, column).sqrt()
+                });
             projector.residual_in_place(block.as_mut(), faer::get_global_parallelism());
             let block_scores: Vec<Score> = (0..width)
                 .into_par_iter()
-                .map_init(ColumnScratch::default, |scratch, j| {
-                    if before[j] == 0.0 {
-                        return Err(Undefined::ConstantColumn);
-                    }
-                    let residual = block.col_as_slice(j);
-                    if dot(residual, residual).sqrt() <= NOISE_RATIO_MAX * before[j] {
-                        return Err(Undefined::ResidualIsNoise);
-                    }
-                    scratch.values.clear();
-                    scratch
-                        .values
-                        .extend(with_target.iter().map(|&i| residual[i]));
-                    scratch.codes.resize(with_target.len(), 0);
-                    rank_codes(&scratch.values, &mut scratch.rank, &mut scratch.codes);
-                    scratch.values.clear();
-                    scratch.values.extend(
-                        scratch
-                            .codes
-                            .iter()
-                            .map(|&c| target_scale.gaussian_pow15(c)),
-                    );
-                    target.pearson(&scratch.values)
-                })
+                .map_init(
+                    || (ColumnRanker::default(), vec![0.0; with_target.len()]),
+                    |(ranker, values), j| {
+                        if before[j] == 0.0 {
+                            return Err(Undefined::ConstantColumn);
+                        }
+                        let residual = block.col_as_slice(j);
+                        if dot(residual, residual).sqrt() <= NOISE_RATIO_MAX * before[j] {
+                            return Err(Undefined::ResidualIsNoise);
+                        }
+                        ranker
+                            .rank(block.as_ref(), j, Some(&with_target), &target_scale)
+                            .gaussian_pow15_into(values);
+                        target.pearson(values)
+                    },
+                )
                 .collect();
             scores.extend(block_scores);
         }
@@ -190,19 +179,12 @@ impl Era<'_> {
             Ok(setup) => setup,
             Err(undefined) => return Ok(self.all(undefined)),
         };
-        let ranked = self.ranked_target_rows();
-        Ok((0..self.submissions())
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; ranked.rows()],
-                |gaussian, s| {
-                    let residual_norm2 = neutral.residual_norm2[s].clone()?;
-                    ranked.gaussian_into(s, gaussian);
-                    let covariance = dot(&neutral_target, gaussian);
-                    Ok((covariance / (residual_norm2.sqrt() * target_norm)).clamp(-1.0, 1.0))
-                },
-            )
-            .collect())
+        Ok(self.map_target_ranks(|s, ranked, gaussian| {
+            let residual_norm2 = neutral.residual_norm2[s].clone()?;
+            ranked.gaussian_into(gaussian);
+            let covariance = dot(&neutral_target, gaussian);
+            Ok((covariance / (residual_norm2.sqrt() * target_norm)).clamp(-1.0, 1.0))
+        }))
     }
 
     /// The neutralizers' factorization over the target rows and each submission's
@@ -271,18 +253,17 @@ impl Era<'_> {
             block.resize_with(complete.len(), width, |_, _| 0.0);
             // Each prediction column centered and scaled to unit norm (0 when constant):
             // then Σᵢ xᵢ·p̃ᵢ / ‖x − x̄‖ is Pearson, as centering one side is enough.
-            let live: Vec<bool> = fill_columns_with(&mut block, |j, column, _| {
-                let source = self.input.predictions.col(first + j);
-                for (o, &r) in column.iter_mut().zip(&complete) {
-                    *o = source[r];
-                }
-                let norm = centered_norm(|| column.iter().copied());
-                let mean = crate::stats::mean(column);
-                for v in column.iter_mut() {
-                    *v = norm.map_or(0.0, |norm| (*v - mean) / norm);
-                }
-                norm.is_some()
-            });
+            let live: Vec<bool> = fill_columns(
+                &mut block,
+                || (),
+                |j, column, ()| {
+                    let source = self.input.predictions.col(first + j);
+                    for (o, &r) in column.iter_mut().zip(&complete) {
+                        *o = source[r];
+                    }
+                    standardize(column)
+                },
+            );
             let products = features.transpose() * &block;
             scores.extend((0..width).map(|j| {
                 if !live[j] {
@@ -475,33 +456,6 @@ fn centered_norm<I: Iterator<Item = f64>>(values: impl Fn() -> I) -> Option<f64>
 /// Submissions neutralized together in FNC: 128 columns of 5,000 rows is 5 MB.
 const FNC_BLOCK: usize = 128;
 
-/// Per-thread buffers for ranking one column.
-#[derive(Default)]
-struct ColumnScratch {
-    values: Vec<f64>,
-    codes: Vec<u32>,
-    rank: crate::rank::RankScratch,
-}
-
-/// Fills each column of `out` in parallel with `fill(column, slice, scratch)`, collecting
-/// what each call returns.
-fn fill_columns_with<T: Send>(
-    out: &mut Mat<f64>,
-    fill: impl Fn(usize, &mut [f64], &mut ColumnScratch) -> T + Sync + Send,
-) -> Vec<T> {
-    out.as_mut()
-        .par_col_iter_mut()
-        .enumerate()
-        .map_init(ColumnScratch::default, |scratch, (j, column)| {
-            let slice = column
-                .try_as_col_major_mut()
-                .expect("columns of an owned matrix are contiguous")
-                .as_slice_mut();
-            fill(j, slice, scratch)
-        })
-        .collect()
-}
-
 /// Rows with every feature present.
 fn complete_rows(features: MatRef<'_, f64>) -> Vec<usize> {
     (0..features.nrows())
@@ -535,18 +489,21 @@ fn neutral_signals(ranked: &RankedColumns, input: &Mat<f64>, residual: Mat<f64>)
 /// correlations. Returns the matrix and, per column, whether it has any variance.
 fn standardized_columns(mut matrix: Mat<f64>) -> (Mat<f64>, Vec<bool>) {
     let live = (0..matrix.ncols())
-        .map(|j| {
-            let column = matrix.col_as_slice_mut(j);
-            // Exact constancy, as pandas sees it: a rounded mean must not make a constant
-            // column look alive.
-            let live = column.iter().any(|&v| v != column[0]);
-            crate::stats::center(column);
-            let norm = dot(column, column).sqrt();
-            for v in column.iter_mut() {
-                *v = if live { *v / norm } else { 0.0 };
-            }
-            live
-        })
+        .map(|j| standardize(matrix.col_as_slice_mut(j)))
         .collect();
     (matrix, live)
+}
+
+/// Centers `column` and scales it to unit norm; a constant column becomes all zeros.
+/// Returns whether it has any variance.
+fn standardize(column: &mut [f64]) -> bool {
+    // Exact constancy, as pandas sees it: a rounded mean must not make a constant column
+    // look alive.
+    let live = column.iter().any(|&v| v != column[0]);
+    crate::stats::center(column);
+    let norm = dot(column, column).sqrt();
+    for v in column.iter_mut() {
+        *v = if live { *v / norm } else { 0.0 };
+    }
+    live
 }

@@ -21,7 +21,7 @@ use faer::{Mat, MatRef};
 use crate::neutralize::Projector;
 use rayon::prelude::*;
 
-use crate::rank::{RankScale, RankedColumns, map_ranked};
+use crate::rank::{RankedColumn, RankedColumns, map_ranked};
 use crate::undefined::check_overlap;
 use crate::{Score, Undefined};
 
@@ -179,25 +179,25 @@ impl<'a> Era<'a> {
         self
     }
 
-    /// `consume(submission, codes, constant, scale)` for every submission over the target
+    /// `consume(submission, ranked, buffer)` for every submission's ranks over the target
     /// rows, in parallel: from the kept rank codes, or ranked on the fly (see
-    /// [`Era::keep_rank_codes`]).
+    /// [`Era::keep_rank_codes`]). `buffer` is a per-thread column of the target rows'
+    /// length for `consume` to write into.
     fn map_target_ranks<T: Send>(
         &self,
-        consume: impl Fn(usize, &[u32], bool, &RankScale) -> T + Sync + Send,
+        consume: impl Fn(usize, RankedColumn<'_>, &mut [f64]) -> T + Sync + Send,
     ) -> Vec<T> {
         if self.keep_rank_codes || self.ranked_target_rows.get().is_some() {
             let ranked = self.ranked_target_rows();
             return (0..self.submissions())
                 .into_par_iter()
-                .map(|s| consume(s, ranked.codes(s), ranked.is_constant(s), ranked.scale()))
+                .map_init(
+                    || vec![0.0; ranked.rows()],
+                    |buffer, s| consume(s, ranked.column(s), buffer),
+                )
                 .collect();
         }
-        let rows = self.target_rows();
-        let scale = RankScale::new(rows.len());
-        map_ranked(self.input.predictions, Some(rows), |s, codes, constant| {
-            consume(s, codes, constant, &scale)
-        })
+        map_ranked(self.input.predictions, Some(self.target_rows()), consume)
     }
 
     /// Number of prediction rows.

@@ -11,7 +11,7 @@ use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use super::{Era, MissingInput, Signals, gather, gather_rows};
-use crate::rank::RankScale;
+use crate::rank::RankedColumn;
 use crate::stats::{center, dot};
 use crate::{Score, Undefined};
 
@@ -84,7 +84,7 @@ impl Era<'_> {
         let target: Vec<f64> = rows.iter().map(|&r| self.input.target[r] - mean).collect();
         let z = map.apply(&target);
         let n = rows.len() as f64;
-        Ok(self.map_target_ranks(|_, codes, _, scale| Ok(signal_dot(codes, scale, &z) / n)))
+        Ok(self.map_target_ranks(|_, ranked, _| Ok(signal_dot(ranked, &z) / n)))
     }
 
     /// MPC: numerai-tools' `meta_portfolio_contribution`, the gradient of the
@@ -144,8 +144,8 @@ impl Era<'_> {
             .into_par_iter()
             .map(|s| {
                 stakes[s].ok_or(Undefined::NoStake)?;
-                let a = signal_dot(ranked.codes(s), ranked.scale(), &l_target);
-                let b = signal_dot(ranked.codes(s), ranked.scale(), &l_q);
+                let a = signal_dot(ranked.column(s), &l_target);
+                let b = signal_dot(ranked.column(s), &l_q);
                 Ok((a - b * q_dot_target / q_norm2) / q_norm / 50.0)
             })
             .collect())
@@ -214,10 +214,11 @@ impl Era<'_> {
 }
 
 /// `Σᵢ pow15(Φ⁻¹(rankᵢ)) · xᵢ` for one submission.
-fn signal_dot(codes: &[u32], scale: &RankScale, x: &[f64]) -> f64 {
-    codes
+fn signal_dot(ranked: RankedColumn<'_>, x: &[f64]) -> f64 {
+    ranked
+        .codes
         .iter()
         .zip(x)
-        .map(|(&code, v)| scale.gaussian_pow15(code) * v)
+        .map(|(&code, v)| ranked.scale.gaussian_pow15(code) * v)
         .sum()
 }
