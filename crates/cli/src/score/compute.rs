@@ -41,22 +41,12 @@ pub struct Report {
 
 impl Report {
     fn record(&mut self, metric: Metric, era: &str, names: &[String], scores: Vec<Score>) {
-        let target = self
-            .per_era
-            .entry(metric)
-            .or_default()
-            .entry(era.to_owned())
-            .or_default();
+        let target = era_values(&mut self.per_era, metric, era);
         record_into(target, &mut self.undefined, metric, era, names, scores);
     }
 
     fn record_cross(&mut self, metric: Metric, era: &str, names: &[String], scores: Vec<Score>) {
-        let target = self
-            .cross_era
-            .entry(metric)
-            .or_default()
-            .entry(era.to_owned())
-            .or_default();
+        let target = era_values(&mut self.cross_era, metric, era);
         record_into(target, &mut self.undefined, metric, era, names, scores);
     }
 
@@ -79,6 +69,19 @@ impl Report {
             })
             .collect()
     }
+}
+
+/// The values of `metric` in `era`, created empty on first use.
+fn era_values<'r>(
+    by_metric: &'r mut BTreeMap<Metric, BTreeMap<String, Values>>,
+    metric: Metric,
+    era: &str,
+) -> &'r mut Values {
+    by_metric
+        .entry(metric)
+        .or_default()
+        .entry(era.to_owned())
+        .or_default()
 }
 
 fn record_into(
@@ -131,17 +134,7 @@ pub fn score(inputs: &Inputs, plan: &Plan<'_>) -> Report {
     let mut report = Report::default();
     let mut carry = Carry::default();
     // One metric alone ranks each column on the fly; several share the era's rank codes.
-    let keep_rank_codes = plan
-        .metrics
-        .iter()
-        .filter(|m| {
-            !matches!(
-                m,
-                Metric::Fnc | Metric::FeatureExposure | Metric::StakeWeight
-            )
-        })
-        .count()
-        > 1;
+    let keep_rank_codes = plan.metrics.iter().filter(|m| m.reads_rank_codes()).count() > 1;
     for (position, data) in inputs.eras.iter().enumerate() {
         let era = Era::new(era_input(inputs, data)).keep_rank_codes(keep_rank_codes);
         score_era(&mut report, inputs, data, &era, plan);

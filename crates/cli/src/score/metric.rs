@@ -118,6 +118,12 @@ impl Metric {
             Self::StakeWeight | Self::StakeWeightRanked => &[Need::Stakes],
         }
     }
+
+    /// Whether the metric reads the era's rank codes of every submission (FNC ranks its
+    /// own neutralized columns; exposure and the raw stake-weighted series need no ranks).
+    pub fn reads_rank_codes(self) -> bool {
+        !matches!(self, Self::Fnc | Self::FeatureExposure | Self::StakeWeight)
+    }
 }
 
 impl fmt::Display for Metric {
