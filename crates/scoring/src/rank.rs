@@ -691,6 +691,22 @@ mod tests {
         |_| f64::from(f32::MAX) * 2.0,
     ];
 
+    /// Every kind of value, on either path.
+    fn all_draws() -> Vec<Draw> {
+        FAST_PATH_DRAWS
+            .iter()
+            .chain(&GENERAL_PATH_DRAWS)
+            .copied()
+            .collect()
+    }
+
+    /// `rank_codes` with a reused `scratch` gives the reference's codes for `values`.
+    fn assert_ranks_like_the_reference(values: &[f64], scratch: &mut RankScratch) {
+        let mut out = vec![0; values.len()];
+        rank_codes(values, scratch, &mut out);
+        assert_eq!(out, reference_codes(values), "{values:?}");
+    }
+
     /// A column of `len` values drawn from a random few of `draws`.
     fn random_column(rng: &mut ChaCha8Rng, len: usize, draws: &[Draw]) -> Vec<f64> {
         let mut chosen: Vec<Draw> = draws
@@ -752,18 +768,12 @@ mod tests {
     #[test]
     fn columns_mixing_every_kind_of_value_rank_like_the_reference() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let all_draws: Vec<Draw> = FAST_PATH_DRAWS
-            .iter()
-            .chain(&GENERAL_PATH_DRAWS)
-            .copied()
-            .collect();
+        let all_draws = all_draws();
         let mut scratch = RankScratch::new();
         for _ in 0..1_000 {
             let len = random_len(&mut rng);
             let values = random_column(&mut rng, len, &all_draws);
-            let mut out = vec![0; len];
-            rank_codes(&values, &mut scratch, &mut out);
-            assert_eq!(out, reference_codes(&values), "{values:?}");
+            assert_ranks_like_the_reference(&values, &mut scratch);
         }
     }
 
@@ -817,18 +827,12 @@ mod tests {
         // The buffers are resized, not cleared, between columns: longer and shorter
         // columns, on either path, must not see what the last one left.
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let all_draws: Vec<Draw> = FAST_PATH_DRAWS
-            .iter()
-            .chain(&GENERAL_PATH_DRAWS)
-            .copied()
-            .collect();
+        let all_draws = all_draws();
         let mut scratch = RankScratch::new();
         for _ in 0..300 {
             let len = rng.random_range(0..=3_000);
             let values = random_column(&mut rng, len, &all_draws);
-            let mut out = vec![0; len];
-            rank_codes(&values, &mut scratch, &mut out);
-            assert_eq!(out, reference_codes(&values), "{values:?}");
+            assert_ranks_like_the_reference(&values, &mut scratch);
         }
     }
 

@@ -10,9 +10,11 @@ fn numerus(args: &[&str]) -> Output {
         .expect("numerus runs")
 }
 
-/// A fresh directory per test.
+/// A fresh directory per test, under the build's own scratch space rather than the
+/// system's temporary directory, so test runs leave nothing behind outside `target/`.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("numerus-cli-{}-{name}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("numerus-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -146,18 +148,26 @@ fn a_two_column_prediction_file_takes_its_era_from_the_data() {
     assert!(json["per_era"]["numerai_corr"]["0002"]["prediction"].is_f64());
 }
 
+/// Runs `numerus score --data DATA --predictions PREDICTIONS EXTRA...` and expects a
+/// refusal (exit status 2) whose message contains every one of `fragments`.
+fn assert_score_refused(data: &str, predictions: &str, extra: &[&str], fragments: &[&str]) {
+    let mut args = vec!["score", "--data", data, "--predictions", predictions];
+    args.extend_from_slice(extra);
+    let output = numerus(&args);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    for fragment in fragments {
+        assert!(message.contains(fragment), "{message}");
+    }
+}
+
 /// Scores `predictions` (CSV text) against the small data file and expects a refusal
 /// (exit status 2) whose message contains every one of `fragments`.
 fn assert_refused(name: &str, predictions: &str, fragments: &[&str]) {
     let dir = scratch(name);
     let (data, _) = small_files(&dir);
     let predictions = write(&dir, "p.csv", predictions);
-    let output = numerus(&["score", "--data", &data, "--predictions", &predictions]);
-    assert_eq!(output.status.code(), Some(2));
-    let message = stderr(&output);
-    for fragment in fragments {
-        assert!(message.contains(fragment), "{message}");
-    }
+    assert_score_refused(&data, &predictions, &[], fragments);
 }
 
 #[test]
@@ -196,52 +206,29 @@ fn too_little_overlap_with_the_data_is_refused() {
 fn a_missing_target_column_names_the_flag_that_fixes_it() {
     let dir = scratch("target");
     let (data, predictions) = small_files(&dir);
-    let output = numerus(&[
-        "score",
-        "--data",
+    assert_score_refused(
         &data,
-        "--predictions",
         &predictions,
-        "--target",
-        "target_cyrus_20",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--target"), "{}", stderr(&output));
+        &["--target", "target_cyrus_20"],
+        &["--target"],
+    );
 }
 
 #[test]
 fn asking_for_a_metric_without_its_input_names_the_missing_flag() {
     let dir = scratch("needs");
     let (data, predictions) = small_files(&dir);
-    let output = numerus(&[
-        "score",
-        "--data",
+    assert_score_refused(
         &data,
-        "--predictions",
         &predictions,
-        "--metrics",
-        "mmc",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("--meta-model"),
-        "{}",
-        stderr(&output)
+        &["--metrics", "mmc"],
+        &["--meta-model"],
     );
-    let output = numerus(&[
-        "score",
-        "--data",
+    assert_score_refused(
         &data,
-        "--predictions",
         &predictions,
-        "--metrics",
-        "sharpness",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("unknown metric"),
-        "{}",
-        stderr(&output)
+        &["--metrics", "sharpness"],
+        &["unknown metric"],
     );
 }
 

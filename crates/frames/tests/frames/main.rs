@@ -14,8 +14,9 @@ use parquet::arrow::ArrowWriter;
 
 /// A fresh directory for one test, unique to this process.
 fn scratch(test: &str) -> PathBuf {
-    let directory =
-        std::env::temp_dir().join(format!("numerus-frames-{}-{test}", std::process::id()));
+    // Under the build's own scratch space, so test runs leave nothing outside `target/`.
+    let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("numerus-frames-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&directory);
     fs::create_dir_all(&directory).unwrap();
     directory
@@ -195,18 +196,27 @@ fn era_0001_stays_text_in_csv_and_the_pandas_index_is_dropped() {
     assert!(numbers(&read, "feature_0")[1].is_nan());
 }
 
-#[test]
-fn bad_number_error_names_row_column_and_value() {
-    let path = scratch("bad_number").join("predictions.csv");
-    fs::write(&path, "id,prediction\na,0.5\nb,0.7x\n").unwrap();
-    let error = read_table(
+/// Writes `text` to `file` and reads it back as CSV with `id` as text, expecting an error.
+fn csv_error(test: &str, file: &str, text: &str) -> Error {
+    let path = scratch(test).join(file);
+    fs::write(&path, text).unwrap();
+    read_table(
         &path,
         &ReadOptions {
             text_columns: &["id"],
             select: None,
         },
     )
-    .unwrap_err();
+    .unwrap_err()
+}
+
+#[test]
+fn bad_number_error_names_row_column_and_value() {
+    let error = csv_error(
+        "bad_number",
+        "predictions.csv",
+        "id,prediction\na,0.5\nb,0.7x\n",
+    );
     let message = error.to_string();
     assert!(
         matches!(&error, Error::NotANumber { row: 2, column, value, .. } if column == "prediction" && value == "0.7x")
@@ -223,16 +233,7 @@ fn bad_number_error_names_row_column_and_value() {
 
 #[test]
 fn csv_row_with_missing_fields_is_refused() {
-    let path = scratch("short_row").join("t.csv");
-    fs::write(&path, "id,prediction\na,0.5\nb\n").unwrap();
-    let error = read_table(
-        &path,
-        &ReadOptions {
-            text_columns: &["id"],
-            select: None,
-        },
-    )
-    .unwrap_err();
+    let error = csv_error("short_row", "t.csv", "id,prediction\na,0.5\nb\n");
     assert!(matches!(error, Error::Csv { .. }), "{error}");
 }
 
