@@ -98,6 +98,7 @@ impl Projector {
     ) -> Result<Self, Undefined> {
         let exposure_columns = exposures.ncols();
         let row_count = rows.map_or(exposures.nrows(), <[usize]>::len);
+        // The QR factors its copy in place, so the SVD, when needed, gets a fresh one.
         let design = || design_matrix(exposures, rows);
         let (basis, factorization) = match qr_basis(design()) {
             Some(basis) => (basis, Factorization::Qr),

@@ -33,6 +33,22 @@ impl CenteredTarget {
 }
 
 impl Era<'_> {
+    /// Rows with every feature present, found once per era for FNC and exposure. The
+    /// features are scanned column by column, in memory order.
+    fn complete_rows(&self, features: MatRef<'_, f64>) -> &[usize] {
+        self.complete_rows.get_or_init(|| {
+            let mut complete = vec![true; features.nrows()];
+            for f in 0..features.ncols() {
+                for (row, value) in features.col(f).iter().enumerate() {
+                    if value.is_nan() {
+                        complete[row] = false;
+                    }
+                }
+            }
+            (0..features.nrows()).filter(|&r| complete[r]).collect()
+        })
+    }
+
     /// `numerai_corr`: Pearson of `pow15(Φ⁻¹(rank(p)))` with `pow15(t − mean_era(t))` over
     /// the target rows. The target is centered over all the era's data rows *before* it is
     /// restricted to the predicted rows, as numerai-tools does.
@@ -75,9 +91,9 @@ impl Era<'_> {
     /// [`MissingInput`] without features.
     pub fn fnc(&self) -> Result<Vec<Score>, MissingInput> {
         let features = Self::require(self.input.features, "fnc", "features")?;
-        let complete = complete_rows(features);
+        let complete = self.complete_rows(features);
         Ok(self
-            .feature_neutral_corr(features, &complete)
+            .feature_neutral_corr(features, complete)
             .unwrap_or_else(|undefined| self.all(undefined)))
     }
 
@@ -223,7 +239,7 @@ impl Era<'_> {
     /// [`MissingInput`] without features.
     pub fn feature_exposure(&self) -> Result<Vec<Score>, MissingInput> {
         let features = Self::require(self.input.features, "feature_exposure", "features")?;
-        let complete = complete_rows(features);
+        let complete = self.complete_rows(features);
         if complete.len() < 2 {
             return Ok(self.all(Undefined::TooFewRows {
                 rows: complete.len(),
@@ -236,7 +252,7 @@ impl Era<'_> {
         let features = if complete.len() == features.nrows() {
             features
         } else {
-            gathered = gather_rows(features, &complete);
+            gathered = gather_rows(features, complete);
             gathered.as_ref()
         };
         let feature_norms: Vec<Option<f64>> = (0..features.ncols())
@@ -258,7 +274,7 @@ impl Era<'_> {
                 || (),
                 |j, column, ()| {
                     let source = self.input.predictions.col(first + j);
-                    for (o, &r) in column.iter_mut().zip(&complete) {
+                    for (o, &r) in column.iter_mut().zip(complete) {
                         *o = source[r];
                     }
                     standardize(column)
@@ -455,13 +471,6 @@ fn centered_norm<I: Iterator<Item = f64>>(values: impl Fn() -> I) -> Option<f64>
 
 /// Submissions neutralized together in FNC: 128 columns of 5,000 rows is 5 MB.
 const FNC_BLOCK: usize = 128;
-
-/// Rows with every feature present.
-fn complete_rows(features: MatRef<'_, f64>) -> Vec<usize> {
-    (0..features.nrows())
-        .filter(|&r| (0..features.ncols()).all(|f| !features[(r, f)].is_nan()))
-        .collect()
-}
 
 /// Neutralized gaussianized ranks with their status: a constant input, or a residual that
 /// is only rounding noise, is undefined.

@@ -114,6 +114,7 @@ pub struct MissingInput {
 pub struct Era<'a> {
     input: EraInput<'a>,
     target_rows: OnceLock<Vec<usize>>,
+    complete_rows: OnceLock<Vec<usize>>,
     ranked_target_rows: OnceLock<RankedColumns>,
     ranked_all_rows: OnceLock<RankedColumns>,
     neutral_target_rows: OnceLock<Result<NeutralColumns, Undefined>>,
@@ -163,6 +164,7 @@ impl<'a> Era<'a> {
         Self {
             input,
             target_rows: OnceLock::new(),
+            complete_rows: OnceLock::new(),
             ranked_target_rows: OnceLock::new(),
             ranked_all_rows: OnceLock::new(),
             neutral_target_rows: OnceLock::new(),
