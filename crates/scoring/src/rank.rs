@@ -10,7 +10,8 @@
 //!
 //! Ranking sorts every column, and is the floor of every metric. [`rank_codes`] sorts with
 //! a radix sort on 32-bit keys when the column's values are all `f32`s (as predictions
-//! read from Parquet are), and with one on the full `f64` values otherwise.
+//! read from a `float32` Parquet column are), and otherwise by value buckets (CSV and
+//! `float64` predictions), falling back to a radix sort of the full `f64` keys.
 
 use faer::MatRef;
 use rayon::prelude::*;
@@ -39,8 +40,10 @@ pub struct RankScratch {
     scattered: Vec<u64>,
     /// Digit counts of each radix pass, turned into bucket offsets when it runs.
     histograms: Vec<[u32; DIGIT_BUCKETS]>,
-    /// `(value, row)` pairs of the general path.
-    pairs: Vec<(f64, u32)>,
+    /// `(order key, row)` records of the general path.
+    keyed_rows: Vec<(u64, u32)>,
+    /// Value-bucket counts of the general path, turned into bucket offsets.
+    bucket_counts: Vec<u32>,
 }
 
 impl RankScratch {
@@ -61,9 +64,9 @@ impl RankScratch {
 /// ranked by its `f32` bits ([`rank_codes_as_f32`]): a 32-bit key and its row fit one
 /// 8-byte sort record, half the `(f64, u32)` pair of the general path, and values in
 /// [0, 1] sort in three passes of 10-bit digits instead of four of bytes. That is about
-/// 1.5 times faster. The general path ([`rank_codes_as_f64`]) is still needed, and right
-/// for every `f64`: residuals and other computed values, values beyond the `f32` range or
-/// finer than its precision, infinities. Both paths give the same codes.
+/// 1.5 times faster. The general path ([`rank_codes_as_f64`]) is right for every `f64`:
+/// predictions parsed from CSV, residuals and other computed values, values beyond the
+/// `f32` range or finer than its precision, infinities. Both paths give the same codes.
 ///
 /// # Panics
 /// If `codes` is not as long as `values`, or `values` has 2³¹ values or more (codes go up
@@ -78,7 +81,7 @@ pub fn rank_codes(values: &[f64], scratch: &mut RankScratch, codes: &mut [u32]) 
         return;
     }
     if !rank_codes_as_f32(values, scratch, codes) {
-        rank_codes_as_f64(values, &mut scratch.pairs, codes);
+        rank_codes_as_f64(values, scratch, codes);
     }
 }
 
@@ -237,15 +240,141 @@ fn f32_order_key(value: f64) -> Option<u32> {
     })
 }
 
-/// The general path of [`rank_codes`], right for every non-NaN `f64`: a radix sort of
-/// `(value, row)` pairs by value. Predictions are mostly in [0, 1], so some key bytes are
-/// the same for every row and radsort skips their passes.
-fn rank_codes_as_f64(values: &[f64], pairs: &mut Vec<(f64, u32)>, codes: &mut [u32]) {
-    pairs.clear();
-    pairs.extend(values.iter().zip(0u32..).map(|(&value, row)| (value, row)));
-    // radsort orders -0.0 just before 0.0; they compare equal, so they still form one run.
-    radsort::sort_by_key(pairs, |pair| pair.0);
-    write_tie_codes(pairs, |pair| pair.0, |pair| u64::from(pair.1), codes);
+/// The general path of [`rank_codes`], right for every non-NaN `f64`: sorts
+/// `(order key, row)` records ([`f64_order_key`]) by key.
+///
+/// Predictions parsed from CSV, or computed in `f64`, spread fairly evenly over their
+/// range. Such a column is sorted by value buckets ([`sort_by_value_buckets`]): about 1.3
+/// times faster than the radix sort of every key byte that is the fallback, for columns
+/// whose values crowd into a few buckets (one outlier far from the rest) or that hold an
+/// infinity.
+fn rank_codes_as_f64(values: &[f64], scratch: &mut RankScratch, codes: &mut [u32]) {
+    let RankScratch {
+        keyed_rows,
+        bucket_counts,
+        ..
+    } = scratch;
+    if !sort_by_value_buckets(values, keyed_rows, bucket_counts) {
+        keyed_rows.clear();
+        keyed_rows.extend(
+            values
+                .iter()
+                .zip(0u32..)
+                .map(|(&value, row)| (f64_order_key(value), row)),
+        );
+        radsort::sort_by_key(keyed_rows, |record| record.0);
+    }
+    write_tie_codes(
+        keyed_rows,
+        |record| record.0,
+        |record| u64::from(record.1),
+        codes,
+    );
+}
+
+/// Value buckets per value of a column, before rounding up to a power of two: about 1.6
+/// for 5,000 rows, which measured fastest (against 0.4, 0.8 and 3.3).
+const BUCKETS_PER_VALUE: f64 = 1.5;
+/// Record moves per value that the insertion sort of [`sort_by_value_buckets`] may make
+/// before it gives up: an even column needs about one.
+const INSERTION_MOVES_PER_VALUE: usize = 8;
+
+/// Sorts `(order key, row)` records of a non-empty column into `keyed_rows` by value
+/// buckets, or returns `false` (leaving `keyed_rows` in any order) when the column does not
+/// suit them.
+///
+/// Value `v` goes to bucket `⌊(v − min)·scale⌋` of about 1.5 buckets per value, `scale`
+/// being the bucket count over the column's range. Each step (subtraction, multiplication,
+/// truncation) is monotone in `v`, so a bucket holds only values no smaller than those of
+/// the buckets before it, and equal values share one. After a counting pass and a scatter
+/// of the records into their buckets, the records are out of order only within buckets, a
+/// handful each in an even column, and one insertion sort over the whole column finishes
+/// the job. It gives up after [`INSERTION_MOVES_PER_VALUE`] moves per value (values crowded
+/// into few buckets), and the column is refused up front when its range is not a finite,
+/// non-zero number (an infinity, a range beyond `f64::MAX`).
+fn sort_by_value_buckets(
+    values: &[f64],
+    keyed_rows: &mut Vec<(u64, u32)>,
+    bucket_counts: &mut Vec<u32>,
+) -> bool {
+    let (mut min, mut max) = (values[0], values[0]);
+    for &value in values {
+        min = if value < min { value } else { min };
+        max = if value > max { value } else { max };
+    }
+    let buckets = ((values.len() as f64 * BUCKETS_PER_VALUE) as usize).next_power_of_two();
+    if min == max {
+        // Sorted as it stands (its zeros share one key).
+        keyed_rows.clear();
+        keyed_rows.extend(
+            values
+                .iter()
+                .zip(0u32..)
+                .map(|(&value, row)| (f64_order_key(value), row)),
+        );
+        return true;
+    }
+    let scale = buckets as f64 / (max - min);
+    // Infinite for a range below `buckets` subnormals; zero for an infinite range.
+    if !(scale.is_finite() && scale > 0.0) {
+        return false;
+    }
+    let last = buckets - 1;
+    // Saturates at 0 below and is capped above: `max` itself lands on `buckets`.
+    let bucket = |value: f64| (((value - min) * scale) as usize).min(last);
+    bucket_counts.clear();
+    bucket_counts.resize(buckets, 0);
+    for &value in values {
+        bucket_counts[bucket(value)] += 1;
+    }
+    // Counts become the offsets where each bucket starts.
+    let mut offset = 0;
+    for count in bucket_counts.iter_mut() {
+        let bucket_len = *count;
+        *count = offset;
+        offset += bucket_len;
+    }
+    keyed_rows.resize(values.len(), (0, 0));
+    for (&value, row) in values.iter().zip(0u32..) {
+        let slot = &mut bucket_counts[bucket(value)];
+        keyed_rows[*slot as usize] = (f64_order_key(value), row);
+        *slot += 1;
+    }
+    insertion_sort_within(keyed_rows, values.len() * INSERTION_MOVES_PER_VALUE)
+}
+
+/// Insertion sort of `records` by key, giving up (`false`, the records still a permutation)
+/// once it has moved records more than `budget` places in all.
+fn insertion_sort_within(records: &mut [(u64, u32)], mut budget: usize) -> bool {
+    for next in 1..records.len() {
+        let record = records[next];
+        let mut place = next;
+        while place > 0 && records[place - 1].0 > record.0 {
+            records[place] = records[place - 1];
+            place -= 1;
+        }
+        records[place] = record;
+        let Some(left) = budget.checked_sub(next - place) else {
+            return false;
+        };
+        budget = left;
+    }
+    true
+}
+
+/// A `u64` that orders like `value` for every non-NaN `f64`, with one key for both zeros:
+/// `2⁶³ + magnitude` for a positive value, `2⁶³ − 1 − magnitude` for a negative one (the
+/// complement of its bits), `2⁶³` for either zero.
+fn f64_order_key(value: f64) -> u64 {
+    const SIGN: u64 = 1 << 63;
+    let bits = value.to_bits();
+    if bits & !SIGN == 0 {
+        SIGN
+    } else if bits & SIGN == 0 {
+        bits | SIGN
+    } else {
+        !bits
+    }
 }
 
 /// Writes `code = start + end` at `codes[row]` for every item of each run of equal keys in
@@ -639,7 +768,7 @@ mod tests {
     /// The codes of the general path (the implementation before the fast path existed).
     fn general_path_codes(values: &[f64]) -> Vec<u32> {
         let mut out = vec![0; values.len()];
-        rank_codes_as_f64(values, &mut Vec::new(), &mut out);
+        rank_codes_as_f64(values, &mut RankScratch::new(), &mut out);
         out
     }
 
@@ -799,6 +928,60 @@ mod tests {
         ];
         for values in columns {
             assert_eq!(codes(values), reference_codes(values), "{values:?}");
+        }
+    }
+
+    /// Whether the value buckets sort `values` (`Some(codes)`), or refuse the column.
+    fn value_bucket_codes(values: &[f64]) -> Option<Vec<u32>> {
+        let mut keyed_rows = Vec::new();
+        if !sort_by_value_buckets(values, &mut keyed_rows, &mut Vec::new()) {
+            return None;
+        }
+        let mut out = vec![0; values.len()];
+        write_tie_codes(&keyed_rows, |r| r.0, |r| u64::from(r.1), &mut out);
+        Some(out)
+    }
+
+    #[test]
+    fn even_full_precision_columns_sort_by_value_buckets_and_rank_like_the_reference() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let draws: [Draw; 5] = [
+            |rng| rng.random::<f64>(),
+            // A bell: the sum of four uniforms, both signs.
+            |rng| (0..4).map(|_| rng.random::<f64>()).sum::<f64>() - 2.0,
+            // Ties without being f32s.
+            |rng| (rng.random::<f64>() * 100.0).round() / 100.0 + 1e-9,
+            |rng| if rng.random_bool(0.5) { -0.0 } else { 0.0 },
+            |rng| -rng.random::<f64>() * 1e-3,
+        ];
+        for _ in 0..300 {
+            let len = random_len(&mut rng);
+            let draw = draws[rng.random_range(0..draws.len())];
+            let values: Vec<f64> = (0..len).map(|_| draw(&mut rng)).collect();
+            assert_eq!(
+                value_bucket_codes(&values),
+                Some(reference_codes(&values)),
+                "{values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn columns_crowded_into_few_value_buckets_fall_back_and_rank_like_the_reference() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let even =
+            |rng: &mut ChaCha8Rng| -> Vec<f64> { (0..5_000).map(|_| rng.random()).collect() };
+        let mut far_outlier = even(&mut rng);
+        far_outlier[17] = 1e12;
+        let mut infinity = even(&mut rng);
+        infinity[0] = f64::NEG_INFINITY;
+        let mut beyond_max = even(&mut rng);
+        beyond_max[1] = f64::MAX;
+        beyond_max[2] = -f64::MAX;
+        let subnormal_range = vec![0.0, 5e-324, 1e-323, 5e-324];
+        for values in [far_outlier, infinity, beyond_max, subnormal_range] {
+            assert_eq!(value_bucket_codes(&values), None);
+            assert_eq!(codes(&values), reference_codes(&values));
         }
     }
 
