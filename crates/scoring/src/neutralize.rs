@@ -22,7 +22,9 @@
 //! A narrow basis (the 50-odd neutralizers) is stored explicitly, `U` with orthonormal
 //! columns, so that `Y − U(UᵀY)` is two small products. A wide one (thousands of features)
 //! stays in Householder form, which needs no second `rows × k` matrix: `QᵀY`, zero the
-//! first `k` rows, then `Q·` gives the residual.
+//! first `k` rows, then `Q·` gives the residual. Given the exposures by value
+//! ([`Projector::with_intercept_in_place`]), the QR is made in their memory, so that no
+//! copy of them exists at all.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::householder;
@@ -96,18 +98,62 @@ impl Projector {
         exposures: MatRef<'_, f64>,
         rows: Option<&[usize]>,
     ) -> Result<Self, Undefined> {
-        let exposure_columns = exposures.ncols();
-        let row_count = rows.map_or(exposures.nrows(), <[usize]>::len);
-        // The QR factors its copy in place, so the SVD, when needed, gets a fresh one.
         let design = || design_matrix(exposures, rows);
-        let (basis, factorization) = match qr_basis(design()) {
-            Some(basis) => (basis, Factorization::Qr),
-            None => (svd_basis(design())?, Factorization::Svd),
+        // The QR factors its copy in place; it is dropped before the SVD, when needed,
+        // gets a fresh one.
+        Self::factor(design(), exposures.ncols(), |qr| {
+            drop(qr);
+            design()
+        })
+    }
+
+    /// Factors `[exposures, 1]` restricted to `rows` (all rows when `None`) like
+    /// [`Projector::with_intercept_over`], in the memory of `exposures`: the rows are
+    /// compacted in place, the ones column appended (without moving the matrix when it
+    /// has room for one more column, see [`Mat::with_capacity`]) and the QR run there, so
+    /// no second `rows × k` matrix exists on the QR path. When the QR is not clear of the
+    /// cut, the SVD factors `Q·R`, the matrix rebuilt from the QR (equal to it up to
+    /// rounding): on that path, as on the borrowing one, two such matrices exist at once.
+    ///
+    /// # Errors
+    /// [`Undefined::FactorizationFailed`] if the SVD does not converge.
+    pub fn with_intercept_in_place(
+        mut exposures: Mat<f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<Self, Undefined> {
+        let exposure_columns = exposures.ncols();
+        if let Some(rows) = rows.filter(|rows| rows.len() < exposures.nrows()) {
+            for j in 0..exposure_columns {
+                let column = exposures.col_as_slice_mut(j);
+                // Rows ascend, so `r ≥ i`: each value moves up over one already moved.
+                for (i, &r) in rows.iter().enumerate() {
+                    column[i] = column[r];
+                }
+            }
+            exposures.truncate(rows.len(), exposure_columns);
+        }
+        let row_count = exposures.nrows();
+        exposures.resize_with(row_count, exposure_columns + 1, |_, _| 1.0);
+        Self::factor(exposures, exposure_columns, Qr::into_design)
+    }
+
+    /// The QR basis of `design` when it is clear of the cut, else the SVD basis of the
+    /// design `redo` gives back (from the spent QR).
+    fn factor(
+        design: Mat<f64>,
+        exposure_columns: usize,
+        redo: impl FnOnce(Qr) -> Mat<f64>,
+    ) -> Result<Self, Undefined> {
+        let rows = design.nrows();
+        let (basis, factorization) = match Qr::of(design) {
+            Ok(qr) if qr.clear_of_the_cut() => (qr.into_basis(), Factorization::Qr),
+            Ok(qr) => (svd_basis(redo(qr))?, Factorization::Svd),
+            Err(design) => (svd_basis(design)?, Factorization::Svd),
         };
         Ok(Self {
             basis,
             factorization,
-            rows: row_count,
+            rows,
             exposure_columns,
         })
     }
@@ -255,63 +301,116 @@ fn design_matrix(exposures: MatRef<'_, f64>, rows: Option<&[usize]>) -> Mat<f64>
     design
 }
 
-/// The QR basis of `design`, if it is provably clear of numpy's cut; `None` sends the
-/// caller to the SVD.
-fn qr_basis(mut design: Mat<f64>) -> Option<Basis> {
-    let (rows, columns) = design.shape();
-    if rows < columns || columns == 0 {
-        return None;
-    }
-    let block = qr::recommended_block_size::<f64>(rows, columns);
-    let mut coefficients = Mat::<f64>::zeros(block, columns);
-    let par = faer::get_global_parallelism();
-    let mut buffer = MemBuffer::new(qr::qr_in_place_scratch::<f64>(
-        rows,
-        columns,
-        block,
-        par,
-        Default::default(),
-    ));
-    let info = qr::qr_in_place(
-        design.as_mut(),
-        coefficients.as_mut(),
-        par,
-        MemStack::new(&mut buffer),
-        Default::default(),
-    );
-    if info.rank < columns {
-        return None;
-    }
-    if !far_from_the_cut(design.submatrix(0, 0, columns, columns), par) {
-        return None;
-    }
-    if columns > EXPLICIT_BASIS_MAX_COLUMNS {
-        return Some(Basis::Householder {
+/// A Householder QR of a design matrix, factored in its memory.
+struct Qr {
+    /// `R` on and above the diagonal, the Householder vectors below it.
+    factors: Mat<f64>,
+    /// The block coefficients of the Householder sequence.
+    coefficients: Mat<f64>,
+    /// The rank faer's QR found (zero pivots counted out).
+    rank: usize,
+}
+
+impl Qr {
+    /// Factors `design` in place; gives it back untouched when it has more columns than
+    /// rows, or none (no QR basis spans it: the SVD's job).
+    fn of(mut design: Mat<f64>) -> Result<Self, Mat<f64>> {
+        let (rows, columns) = design.shape();
+        if rows < columns || columns == 0 {
+            return Err(design);
+        }
+        let block = qr::recommended_block_size::<f64>(rows, columns);
+        let mut coefficients = Mat::<f64>::zeros(block, columns);
+        let par = faer::get_global_parallelism();
+        let mut buffer = MemBuffer::new(qr::qr_in_place_scratch::<f64>(
+            rows,
+            columns,
+            block,
+            par,
+            Default::default(),
+        ));
+        let info = qr::qr_in_place(
+            design.as_mut(),
+            coefficients.as_mut(),
+            par,
+            MemStack::new(&mut buffer),
+            Default::default(),
+        );
+        Ok(Self {
             factors: design,
             coefficients,
-        });
+            rank: info.rank,
+        })
     }
-    // Q made explicit: Q·[I; 0].
-    let mut basis = Mat::<f64>::zeros(rows, columns);
-    basis
-        .as_mut()
-        .subrows_mut(0, columns)
-        .diagonal_mut()
-        .fill(1.0);
-    let mut buffer = MemBuffer::new(
-        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
-            rows, block, columns,
-        ),
-    );
-    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
-        design.as_ref(),
-        coefficients.as_ref(),
-        Conj::No,
-        basis.as_mut(),
-        par,
-        MemStack::new(&mut buffer),
-    );
-    Some(Basis::Explicit(basis))
+
+    /// Whether numpy's cut provably keeps every singular value ([`far_from_the_cut`]).
+    fn clear_of_the_cut(&self) -> bool {
+        let columns = self.factors.ncols();
+        self.rank == columns
+            && far_from_the_cut(
+                self.factors.submatrix(0, 0, columns, columns),
+                faer::get_global_parallelism(),
+            )
+    }
+
+    /// The basis of the QR's `Q`: kept in Householder form when wide, made explicit when
+    /// narrow.
+    fn into_basis(self) -> Basis {
+        let Self {
+            factors,
+            coefficients,
+            ..
+        } = self;
+        if factors.ncols() > EXPLICIT_BASIS_MAX_COLUMNS {
+            return Basis::Householder {
+                factors,
+                coefficients,
+            };
+        }
+        // Q made explicit: Q·[I; 0].
+        let (rows, columns) = factors.shape();
+        let mut basis = Mat::<f64>::zeros(rows, columns);
+        basis
+            .as_mut()
+            .subrows_mut(0, columns)
+            .diagonal_mut()
+            .fill(1.0);
+        Self::apply_q(&factors, &coefficients, basis.as_mut());
+        Basis::Explicit(basis)
+    }
+
+    /// The factored matrix again, `Q·[R; 0]`, equal to it up to rounding.
+    fn into_design(self) -> Mat<f64> {
+        let (rows, columns) = self.factors.shape();
+        let mut design = Mat::<f64>::zeros(rows, columns);
+        for j in 0..columns {
+            for i in 0..=j {
+                design[(i, j)] = self.factors[(i, j)];
+            }
+        }
+        Self::apply_q(&self.factors, &self.coefficients, design.as_mut());
+        design
+    }
+
+    /// `target ← Q·target`.
+    fn apply_q(factors: &Mat<f64>, coefficients: &Mat<f64>, target: MatMut<'_, f64>) {
+        let block = coefficients.nrows();
+        let mut buffer = MemBuffer::new(
+            householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+                factors.nrows(),
+                block,
+                target.ncols(),
+            ),
+        );
+        householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+            factors.as_ref(),
+            coefficients.as_ref(),
+            Conj::No,
+            target,
+            faer::get_global_parallelism(),
+            MemStack::new(&mut buffer),
+        );
+    }
 }
 
 /// Whether the upper triangle of `r` (the QR's `R`, square) provably has
@@ -494,6 +593,48 @@ mod tests {
         let over = Projector::with_intercept_over(b.as_ref(), Some(&rows)).unwrap();
         let direct = Projector::with_intercept(gathered.as_ref()).unwrap();
         assert!(max_difference(&over.residual(y.as_ref()), &direct.residual(y.as_ref())) < 1e-12);
+    }
+
+    #[test]
+    fn factoring_in_place_gives_the_borrowing_projector_on_either_path() {
+        // Full rank, narrow and wide (QR), and rank-deficient (the SVD of the rebuilt
+        // matrix); every row, and a row subset compacted in place.
+        let mut just_inside = random_exposures(40, 4, 3);
+        let noise = random_exposures(40, 1, 5);
+        for i in 0..40 {
+            just_inside[(i, 1)] = just_inside[(i, 0)] + 1e-9 * noise[(i, 0)];
+        }
+        let cases = [
+            (random_exposures(30, 3, 11), Factorization::Qr),
+            (
+                random_exposures(600, EXPLICIT_BASIS_MAX_COLUMNS + 20, 17),
+                Factorization::Qr,
+            ),
+            (exposures(), Factorization::Svd),
+            (just_inside, Factorization::Svd),
+        ];
+        for (b, factorization) in cases {
+            let all: Vec<usize> = (0..b.nrows()).collect();
+            let most: Vec<usize> = (0..b.nrows()).filter(|r| r % 5 != 1).collect();
+            for rows in [None, Some(all.as_slice()), Some(most.as_slice())] {
+                let borrowing = Projector::with_intercept_over(b.as_ref(), rows).unwrap();
+                // Room for the ones column, as `numerus score` loads features.
+                let mut owned = Mat::with_capacity(b.nrows(), b.ncols() + 1);
+                owned.resize_with(b.nrows(), b.ncols(), |i, j| b[(i, j)]);
+                let in_place = Projector::with_intercept_in_place(owned, rows).unwrap();
+                assert_eq!(in_place.factorization(), factorization);
+                assert_eq!(borrowing.factorization(), factorization);
+                assert_eq!(in_place.rank(), borrowing.rank());
+                assert_eq!(in_place.rows(), borrowing.rows());
+                assert_eq!(in_place.exposure_columns(), b.ncols());
+                let y = random_exposures(in_place.rows(), 3, 19);
+                let difference = max_difference(
+                    &in_place.residual(y.as_ref()),
+                    &borrowing.residual(y.as_ref()),
+                );
+                assert!(difference < 1e-12, "{factorization:?}: {difference}");
+            }
+        }
     }
 
     #[test]

@@ -129,20 +129,43 @@ struct Carry {
     neutral: Option<Result<Signals, Undefined>>,
 }
 
-/// Scores every era.
-pub fn score(inputs: &Inputs, plan: &Plan<'_>) -> Report {
+/// Scores every era. FNC takes each era's features (see [`score_fnc`]): they are gone
+/// from `inputs` afterwards.
+pub fn score(inputs: &mut Inputs, plan: &Plan<'_>) -> Report {
     let mut report = Report::default();
     let mut carry = Carry::default();
     // One metric alone ranks each column on the fly; several share the era's rank codes.
     let keep_rank_codes = plan.metrics.iter().filter(|m| m.reads_rank_codes()).count() > 1;
-    for (position, data) in inputs.eras.iter().enumerate() {
-        let era = Era::new(era_input(inputs, data)).keep_rank_codes(keep_rank_codes);
-        score_era(&mut report, inputs, data, &era, plan);
-        let previous = position.checked_sub(1).map(|p| &inputs.eras[p]);
-        carry = cross(&mut report, inputs, previous, data, &era, plan, carry);
+    for position in 0..inputs.eras.len() {
+        {
+            let inputs = &*inputs;
+            let data = &inputs.eras[position];
+            let era = Era::new(era_input(inputs, data)).keep_rank_codes(keep_rank_codes);
+            score_era(&mut report, inputs, data, &era, plan);
+            let previous = position.checked_sub(1).map(|p| &inputs.eras[p]);
+            carry = cross(&mut report, inputs, previous, data, &era, plan, carry);
+            // The era and all it cached go here, before FNC's factorization.
+        }
+        if plan.metrics.contains(&Metric::Fnc) {
+            score_fnc(&mut report, inputs, position);
+        }
         (plan.progress)();
     }
     report
+}
+
+/// FNC of one era, after every other metric: the era's features are handed over and
+/// factored in their own memory ([`Era::fnc_in_place`]), so they are never held twice,
+/// the largest saving of memory in a run. Nothing after FNC reads them.
+fn score_fnc(report: &mut Report, inputs: &mut Inputs, position: usize) {
+    let Some(features) = inputs.eras[position].features.take() else {
+        // Metric selection refuses FNC without features.
+        return;
+    };
+    let data = &inputs.eras[position];
+    let era = Era::new(era_input(inputs, data));
+    let scores = timed(report, Metric::Fnc, || era.fnc_in_place(features));
+    report.record(Metric::Fnc, &data.name, &inputs.submissions, scores);
 }
 
 fn era_input<'a>(inputs: &'a Inputs, data: &'a EraData) -> EraInput<'a> {
@@ -171,20 +194,11 @@ fn score_era(report: &mut Report, inputs: &Inputs, data: &EraData, era: &Era<'_>
     let missing = "inputs were checked before scoring";
     // MCWNM and APCWNM come from one peer-correlation matrix: build it once per era.
     let peers = std::cell::OnceCell::new();
-    // The feature metrics first: FNC factors a copy of the features, the largest buffer of
-    // any metric, and it should not sit on top of the rank codes the others cache.
-    let mut order = plan.metrics.to_vec();
-    order.sort_by_key(|m| match m {
-        Metric::Fnc => 0,
-        Metric::FeatureExposure => 1,
-        _ => 2,
-    });
-    for metric in order {
+    for &metric in plan.metrics {
         let scores = match metric {
             Metric::NumeraiCorr => timed(report, metric, || era.numerai_corr()),
             Metric::Mmc => timed(report, metric, || era.mmc().expect(missing)),
             Metric::Bmc => timed(report, metric, || era.bmc().expect(missing)),
-            Metric::Fnc => timed(report, metric, || era.fnc().expect(missing)),
             Metric::NeutralCorr => timed(report, metric, || era.neutral_corr().expect(missing)),
             Metric::NeutralMmc => timed(report, metric, || era.neutral_mmc().expect(missing)),
             Metric::Alpha => timed(report, metric, || era.alpha().expect(missing)),
@@ -207,7 +221,8 @@ fn score_era(report: &mut Report, inputs: &Inputs, data: &EraData, era: &Era<'_>
                 stake_weight(report, metric, era, data);
                 continue;
             }
-            Metric::Turnover | Metric::NeutralChurn => continue,
+            // Scored by `cross`, and FNC by `score_fnc`, after this era is dropped.
+            Metric::Turnover | Metric::NeutralChurn | Metric::Fnc => continue,
         };
         report.record(metric, name, names, scores);
     }

@@ -319,6 +319,7 @@ pub fn load(sources: &Sources) -> Result<Inputs, BadInput> {
     let prediction_matrices = era_matrices(
         &mut predictions,
         &all_submissions,
+        0,
         &prediction_rows,
         |name, values| check_predictions(&path, name, values),
     )?;
@@ -342,9 +343,12 @@ pub fn load(sources: &Sources) -> Result<Inputs, BadInput> {
     let feature_matrices = if feature_columns.is_empty() {
         None
     } else {
+        // Room for one more column: FNC appends its ones column there and factors the
+        // features in place (`Era::fnc_in_place`).
         Some(era_matrices(
             &mut data,
             &feature_columns,
+            1,
             &data_rows,
             |_, _| Ok(()),
         )?)
@@ -437,19 +441,21 @@ pub fn load(sources: &Sources) -> Result<Inputs, BadInput> {
 }
 
 /// Each era's matrix of the number columns `columns` of `file`: row `i` of era `e` is file row
-/// `rows[e][i]` (NaN where that is `None`). Every column is passed to `check` first.
+/// `rows[e][i]` (NaN where that is `None`). Every column is passed to `check` first. Each
+/// matrix has room for `spare_columns` more columns.
 ///
 /// The columns come a group at a time and each is dropped once copied into every era, so the
 /// file's numbers are held once, in the matrices, plus one group.
 fn era_matrices(
     file: &mut Keyed,
     columns: &[usize],
+    spare_columns: usize,
     rows: &[Vec<Option<usize>>],
     check: impl Fn(&str, &[f64]) -> Result<(), BadInput>,
 ) -> Result<Vec<Mat<f64>>, BadInput> {
     let mut matrices: Vec<Mat<f64>> = rows
         .iter()
-        .map(|rows| Mat::with_capacity(rows.len(), columns.len()))
+        .map(|rows| Mat::with_capacity(rows.len(), columns.len() + spare_columns))
         .collect();
     file.for_each_column(columns, |name, values| {
         check(name, &values)?;

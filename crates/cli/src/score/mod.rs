@@ -110,7 +110,7 @@ fn execute(args: &ScoreArgs) -> anyhow::Result<()> {
             .is_none_or(|m| m.iter().any(|m| m.needs().contains(&Need::Features))),
     };
     let load_start = Instant::now();
-    let inputs = load::load(&sources)?;
+    let mut inputs = load::load(&sources)?;
     let load_time = load_start.elapsed();
     let metrics = select_metrics(requested, &sources, inputs.feature_count > 0)?;
     let pairs = pairs(args.pairs.as_deref(), &inputs.submissions)?;
@@ -122,7 +122,7 @@ fn execute(args: &ScoreArgs) -> anyhow::Result<()> {
         pairs: &pairs,
         progress: &tick,
     };
-    let report = compute::score(&inputs, &plan);
+    let report = compute::score(&mut inputs, &plan);
     bar.finish_and_clear();
 
     print!("{}", report::table(&report, &inputs.submissions));

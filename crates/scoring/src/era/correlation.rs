@@ -32,21 +32,26 @@ impl CenteredTarget {
     }
 }
 
+/// Rows with every feature present, the features scanned column by column, in memory
+/// order.
+fn feature_complete_rows(features: MatRef<'_, f64>) -> Vec<usize> {
+    let mut complete = vec![true; features.nrows()];
+    for f in 0..features.ncols() {
+        for (row, value) in features.col(f).iter().enumerate() {
+            if value.is_nan() {
+                complete[row] = false;
+            }
+        }
+    }
+    (0..features.nrows()).filter(|&r| complete[r]).collect()
+}
+
 impl Era<'_> {
     /// Rows with every feature present, found once per era for FNC and exposure. The
     /// features are scanned column by column, in memory order.
     fn complete_rows(&self, features: MatRef<'_, f64>) -> &[usize] {
-        self.complete_rows.get_or_init(|| {
-            let mut complete = vec![true; features.nrows()];
-            for f in 0..features.ncols() {
-                for (row, value) in features.col(f).iter().enumerate() {
-                    if value.is_nan() {
-                        complete[row] = false;
-                    }
-                }
-            }
-            (0..features.nrows()).filter(|&r| complete[r]).collect()
-        })
+        self.complete_rows
+            .get_or_init(|| feature_complete_rows(features))
     }
 
     /// `numerai_corr`: Pearson of `pow15(Φ⁻¹(rank(p)))` with `pow15(t − mean_era(t))` over
@@ -93,8 +98,24 @@ impl Era<'_> {
         let features = Self::require(self.input.features, "fnc", "features")?;
         let complete = self.complete_rows(features);
         Ok(self
-            .feature_neutral_corr(features, complete)
+            .feature_neutral_corr(features.ncols(), complete, || {
+                Projector::with_intercept_over(features, Some(complete))
+            })
             .unwrap_or_else(|undefined| self.all(undefined)))
+    }
+
+    /// [`Era::fnc`] against `features` handed over by value (the era's own features, if
+    /// any, are not read): the factorization is made in their memory
+    /// ([`Projector::with_intercept_in_place`]), so FNC holds no second `rows × features`
+    /// matrix, the largest buffer of any metric. Give the matrix room for one more column
+    /// ([`Mat::with_capacity`]) and it is not moved either. Same scores as [`Era::fnc`].
+    #[must_use]
+    pub fn fnc_in_place(&self, features: Mat<f64>) -> Vec<Score> {
+        let complete = feature_complete_rows(features.as_ref());
+        self.feature_neutral_corr(features.ncols(), &complete, || {
+            Projector::with_intercept_in_place(features, Some(&complete))
+        })
+        .unwrap_or_else(|undefined| self.all(undefined))
     }
 
     /// FNC a block of submissions at a time: gaussianized ranks over the `complete` rows,
@@ -102,10 +123,11 @@ impl Era<'_> {
     /// rows with a target and correlated with it. Nothing `rows × submissions` is held.
     fn feature_neutral_corr(
         &self,
-        features: MatRef<'_, f64>,
+        feature_count: usize,
         complete: &[usize],
+        factor: impl FnOnce() -> Result<Projector, Undefined>,
     ) -> Result<Vec<Score>, Undefined> {
-        let needed = features.ncols() + 1;
+        let needed = feature_count + 1;
         if complete.len() <= needed {
             return Err(Undefined::TooFewRows {
                 rows: complete.len(),
@@ -129,7 +151,7 @@ impl Era<'_> {
                 .map(|&i| pow15(self.input.target[complete[i]] - mean))
                 .collect(),
         )?;
-        let projector = Projector::with_intercept_over(features, Some(complete))?;
+        let projector = factor()?;
         let complete_scale = RankScale::new(complete.len());
         let target_scale = RankScale::new(with_target.len());
         let predictions = self.input.predictions;

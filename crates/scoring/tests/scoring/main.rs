@@ -137,6 +137,40 @@ fn ranking_on_the_fly_gives_the_scores_of_kept_rank_codes() {
 }
 
 #[test]
+fn fnc_on_features_handed_over_gives_the_scores_of_fnc() {
+    // Feature rows with a NaN (left out of FNC) and, in the second case, a duplicate and
+    // a constant feature, which send the factorization to the SVD.
+    let f = fixture(8, 300, 5);
+    let mut features = f.features.clone();
+    let k = features.ncols();
+    for row in [3, 40, 41, 299] {
+        features[(row, row % k)] = f64::NAN;
+    }
+    let padded = Mat::from_fn(300, k + 2, |i, j| match j {
+        j if j < k => features[(i, j)],
+        j if j == k => features[(i, 0)],
+        _ => 2.0,
+    });
+    for features in [features, padded] {
+        let input = EraInput {
+            features: Some(features.as_ref()),
+            ..f.input()
+        };
+        let expected = Era::new(input).fnc().unwrap();
+        assert!(expected.iter().all(Result::is_ok), "{expected:?}");
+        let without_features = EraInput {
+            features: None,
+            ..f.input()
+        };
+        let in_place = Era::new(without_features).fnc_in_place(features.clone());
+        for (a, b) in in_place.iter().zip(&expected) {
+            let (a, b) = (a.clone().unwrap(), b.clone().unwrap());
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
 fn row_order_does_not_change_any_score() {
     let f = fixture(2, 150, 3);
     let reversed =
