@@ -1,6 +1,6 @@
 //! The convenient tier: one call per metric for one submission.
 //!
-//! Each wraps a one-column [`Era`](crate::Era); use the `Era` directly to score many
+//! Each wraps a one-column [`Era`]; use the `Era` directly to score many
 //! submissions at once (the shared work is then done once).
 
 use faer::MatRef;

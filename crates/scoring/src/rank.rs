@@ -61,10 +61,10 @@ impl RankScratch {
 ///
 /// Predictions are almost always `f32` values widened to `f64` (Parquet files store
 /// `float32`). When every value of the column is zero or a normal `f32`, the column is
-/// ranked by its `f32` bits ([`rank_codes_as_f32`]): a 32-bit key and its row fit one
+/// ranked by its `f32` bits (`rank_codes_as_f32`): a 32-bit key and its row fit one
 /// 8-byte sort record, half the `(f64, u32)` pair of the general path, and values in
 /// [0, 1] sort in three passes of 10-bit digits instead of four of bytes. That is about
-/// 1.5 times faster. The general path ([`rank_codes_as_f64`]) is right for every `f64`:
+/// 1.5 times faster. The general path (`rank_codes_as_f64`) is right for every `f64`:
 /// predictions parsed from CSV, residuals and other computed values, values beyond the
 /// `f32` range or finer than its precision, infinities. Both paths give the same codes.
 ///
