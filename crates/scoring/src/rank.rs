@@ -641,7 +641,7 @@ impl ColumnRanker {
 
 /// `rows`, or `None` when they are every row of a `row_count`-row matrix in order (every
 /// row has a target, the usual case): such a column is ranked in place, without gathering.
-fn proper_subset(rows: Option<&[usize]>, row_count: usize) -> Option<&[usize]> {
+pub(crate) fn proper_subset(rows: Option<&[usize]>, row_count: usize) -> Option<&[usize]> {
     rows.filter(|rows| !rows.iter().copied().eq(0..row_count))
 }
 

@@ -96,14 +96,14 @@ impl Era<'_> {
         let meta_model = Self::require(self.input.meta_model, "neutral_mmc", "meta model")?;
         Self::require(self.input.neutralizers, "neutral_mmc", "neutralizers")?;
         let setup = || -> Result<_, Undefined> {
-            let neutral = self.neutral_target_rows().as_ref().map_err(Clone::clone)?;
+            let projector = self.neutral_projector().as_ref().map_err(Clone::clone)?;
             let rows = self.target_rows();
             let ranked = RankedColumns::of_vector(meta_model, Some(rows));
             if ranked.is_constant(0) {
                 return Err(Undefined::ConstantReference { what: "meta model" });
             }
             let gaussian = ranked.gaussian(0);
-            let reference = neutral.projector.residual_vector(&gaussian);
+            let reference = projector.residual_vector(&gaussian);
             let norm = dot(&reference, &reference).sqrt();
             if norm <= NOISE_RATIO_MAX * dot(&gaussian, &gaussian).sqrt() {
                 return Err(Undefined::ResidualIsNoise);
@@ -112,23 +112,20 @@ impl Era<'_> {
             // already lies in the residual space. So the score is `Reference::score` of
             // the plain gaussianized ranks against the neutralized target.
             let target = contribution_target(gather(self.input.target, rows));
-            let target = neutral.projector.residual_vector(&target);
+            let target = projector.residual_vector(&target);
             let reference = Reference {
                 target_dot_reference: dot(&target, &reference),
                 reference_norm2: dot(&reference, &reference),
                 target,
                 reference,
             };
-            Ok((neutral, reference))
+            Ok((projector, reference))
         };
-        let (neutral, reference) = match setup() {
+        let (projector, reference) = match setup() {
             Ok(setup) => setup,
             Err(undefined) => return Ok(self.all(undefined)),
         };
-        Ok(self.map_target_ranks(|s, ranked, gaussian| {
-            neutral.residual_norm2[s].clone()?;
-            ranked.gaussian_into(gaussian);
-            Ok(reference.score(gaussian))
-        }))
+        // The residual norm only decides whether the score is defined.
+        Ok(self.map_neutral_target_ranks(projector, |gaussian, _| Ok(reference.score(gaussian))))
     }
 }

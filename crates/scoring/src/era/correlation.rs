@@ -4,9 +4,9 @@
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
-use super::{Era, MissingInput, NOISE_RATIO_MAX, NeutralColumns, Signals, gather, gather_rows};
+use super::{Era, MissingInput, NOISE_RATIO_MAX, Signals, gather, gather_rows};
 use crate::neutralize::Projector;
-use crate::rank::{ColumnRanker, RankScale, RankedColumns, fill_columns};
+use crate::rank::{ColumnRanker, RankScale, RankedColumns, fill_columns, proper_subset};
 use crate::stats::{dot, mean, pearson, pearson_with_centered, pow15};
 use crate::undefined::check_overlap;
 use crate::{Score, Undefined};
@@ -205,30 +205,30 @@ impl Era<'_> {
     /// [`MissingInput`] without neutralizers.
     pub fn neutral_corr(&self) -> Result<Vec<Score>, MissingInput> {
         Self::require(self.input.neutralizers, "neutral_corr", "neutralizers")?;
-        let setup = || -> Result<(&NeutralColumns, Vec<f64>, f64), Undefined> {
-            let neutral = self.neutral_target_rows().as_ref().map_err(Clone::clone)?;
+        let setup = || -> Result<(&Projector, Vec<f64>, f64), Undefined> {
+            let projector = self.neutral_projector().as_ref().map_err(Clone::clone)?;
             let rows = self.target_rows();
             let target = CenteredTarget::new(gather(self.input.target, rows))?;
             // tᵀr = tᵀ(I − P)g = ((I − P)t)ᵀg: one era-wide vector for every submission.
-            let neutral_target = neutral.projector.residual_vector(&target.values);
-            Ok((neutral, neutral_target, target.norm))
+            let neutral_target = projector.residual_vector(&target.values);
+            Ok((projector, neutral_target, target.norm))
         };
-        let (neutral, neutral_target, target_norm) = match setup() {
+        let (projector, neutral_target, target_norm) = match setup() {
             Ok(setup) => setup,
             Err(undefined) => return Ok(self.all(undefined)),
         };
-        Ok(self.map_target_ranks(|s, ranked, gaussian| {
-            let residual_norm2 = neutral.residual_norm2[s].clone()?;
-            ranked.gaussian_into(gaussian);
-            let covariance = dot(&neutral_target, gaussian);
-            Ok((covariance / (residual_norm2.sqrt() * target_norm)).clamp(-1.0, 1.0))
-        }))
+        Ok(
+            self.map_neutral_target_ranks(projector, |gaussian, residual_norm2| {
+                let covariance = dot(&neutral_target, gaussian);
+                Ok((covariance / (residual_norm2.sqrt() * target_norm)).clamp(-1.0, 1.0))
+            }),
+        )
     }
 
-    /// The neutralizers' factorization over the target rows and each submission's
-    /// residual norm: shared by neutral CORR and neutral MMC.
-    pub(super) fn neutral_target_rows(&self) -> &Result<NeutralColumns, Undefined> {
-        self.neutral_target_rows.get_or_init(|| {
+    /// The neutralizers' factorization over the target rows, shared by neutral CORR and
+    /// neutral MMC.
+    pub(super) fn neutral_projector(&self) -> &Result<Projector, Undefined> {
+        self.neutral_projector.get_or_init(|| {
             let neutralizers = self.input.neutralizers.expect("checked by the caller");
             let rows = self.scored_target_rows()?;
             let projector = Projector::with_intercept_over(neutralizers, Some(rows))?;
@@ -238,20 +238,58 @@ impl Era<'_> {
                     needed: projector.rank(),
                 });
             }
-            let ranked = self.ranked_target_rows();
-            let residual_norm2 = (0..self.submissions().div_ceil(NEUTRAL_BLOCK))
-                .into_par_iter()
-                .flat_map_iter(|block| {
+            Ok(projector)
+        })
+    }
+
+    /// What neutral CORR and neutral MMC do per submission: its gaussianized ranks `g`
+    /// over the target rows and `‖r‖²` of their residual `r = (I − P)g` go to
+    /// `consume(g, ‖r‖²)`; a constant column, or one whose residual is only rounding
+    /// noise, is undefined without a call.
+    ///
+    /// Both metrics are linear in `r` apart from that norm, and `aᵀr = ((I − P)a)ᵀg` for
+    /// any era-wide `a`, so no residual is formed: the norm comes from
+    /// `‖r‖² = ‖g‖² − ‖Uᵀg‖²`, or from `r` itself when that difference would lose digits.
+    /// [`NEUTRAL_BLOCK`] submissions are ranked (from the kept codes, or on the fly),
+    /// projected and consumed together, one block per task, so ranks are read once.
+    pub(super) fn map_neutral_target_ranks(
+        &self,
+        projector: &Projector,
+        consume: impl Fn(&[f64], f64) -> Score + Sync + Send,
+    ) -> Vec<Score> {
+        let rows = self.target_rows();
+        let kept = (self.keep_rank_codes || self.ranked_target_rows.get().is_some())
+            .then(|| self.ranked_target_rows());
+        let subset = proper_subset(Some(rows), self.rows());
+        let scale = RankScale::new(rows.len());
+        let blocks: Vec<Vec<Score>> = (0..self.submissions().div_ceil(NEUTRAL_BLOCK))
+            .into_par_iter()
+            .map_init(
+                || (ColumnRanker::default(), Mat::<f64>::zeros(rows.len(), 0)),
+                |(ranker, gaussian), block| {
                     let first = block * NEUTRAL_BLOCK;
                     let columns = first..(first + NEUTRAL_BLOCK).min(self.submissions());
-                    residual_norms(&projector, ranked, columns)
-                })
-                .collect();
-            Ok(NeutralColumns {
-                projector,
-                residual_norm2,
-            })
-        })
+                    gaussian.resize_with(rows.len(), columns.len(), |_, _| 0.0);
+                    let constant: Vec<bool> = columns
+                        .clone()
+                        .map(|s| {
+                            let ranked = match kept {
+                                Some(kept) => kept.column(s),
+                                None => ranker.rank(self.input.predictions, s, subset, &scale),
+                            };
+                            ranked.gaussian_into(gaussian.col_as_slice_mut(s - first));
+                            ranked.constant
+                        })
+                        .collect();
+                    residual_norms(projector, gaussian.as_ref(), &constant)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, norm2)| consume(gaussian.col_as_slice(j), norm2?))
+                        .collect()
+                },
+            )
+            .collect();
+        blocks.into_iter().flatten().collect()
     }
 
     /// Feature exposure: the largest |Pearson| of the raw predictions with any feature,
@@ -430,25 +468,25 @@ const NEUTRAL_BLOCK: usize = 32;
 /// digits, so the residual is formed and measured directly.
 const CANCELLATION_RATIO_MIN: f64 = 1e-4;
 
-/// `‖(I − P)g‖²` for the gaussianized ranks `g` of some submissions, or why it is
-/// undefined: a constant column, or a residual that is only rounding noise.
+/// `‖(I − P)g‖²` for each column `g` of `gaussian` (some submissions' gaussianized
+/// ranks), or why it is undefined: a `constant` column, or a residual that is only
+/// rounding noise.
 fn residual_norms(
     projector: &Projector,
-    ranked: &RankedColumns,
-    columns: std::ops::Range<usize>,
+    gaussian: MatRef<'_, f64>,
+    constant: &[bool],
 ) -> Vec<Result<f64, Undefined>> {
-    let mut gaussian = Mat::<f64>::zeros(ranked.rows(), columns.len());
-    for (j, s) in columns.clone().enumerate() {
-        ranked.gaussian_into(s, gaussian.col_as_slice_mut(j));
-    }
-    let coordinates = projector.coordinates(gaussian.as_ref(), faer::Par::Seq);
-    columns
-        .enumerate()
-        .map(|(j, s)| {
-            if ranked.is_constant(s) {
+    let coordinates = projector.coordinates(gaussian, faer::Par::Seq);
+    (0..gaussian.ncols())
+        .map(|j| {
+            if constant[j] {
                 return Err(Undefined::ConstantColumn);
             }
-            let column = gaussian.col_as_slice(j);
+            let column = gaussian
+                .col(j)
+                .try_as_col_major()
+                .expect("the gaussian block is column-major")
+                .as_slice();
             let norm2 = dot(column, column);
             let by_difference = coordinates.as_ref().map(|c| {
                 let projected = c.col(j).squared_norm_l2();

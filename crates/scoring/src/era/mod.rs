@@ -117,21 +117,10 @@ pub struct Era<'a> {
     complete_rows: OnceLock<Vec<usize>>,
     ranked_target_rows: OnceLock<RankedColumns>,
     ranked_all_rows: OnceLock<RankedColumns>,
-    neutral_target_rows: OnceLock<Result<NeutralColumns, Undefined>>,
+    /// What neutral CORR and neutral MMC share: the neutralizers' factorization over the
+    /// target rows.
+    neutral_projector: OnceLock<Result<Projector, Undefined>>,
     keep_rank_codes: bool,
-}
-
-/// What neutral CORR and neutral MMC share: the neutralizers' factorization over the
-/// target rows and, per submission, `‖r‖²` of its neutralized gaussianized ranks
-/// `r = (I − P)g` (or why it has none).
-///
-/// Both metrics are linear in `r` apart from that norm, and `aᵀr = ((I − P)a)ᵀg` for any
-/// era-wide `a`, so no `rows × submissions` residual is ever held: the norm comes from
-/// `‖r‖² = ‖g‖² − ‖Uᵀg‖²`, or from `r` itself when that difference would lose digits.
-#[derive(Debug)]
-struct NeutralColumns {
-    projector: Projector,
-    residual_norm2: Vec<Result<f64, Undefined>>,
 }
 
 impl<'a> Era<'a> {
@@ -167,7 +156,7 @@ impl<'a> Era<'a> {
             complete_rows: OnceLock::new(),
             ranked_target_rows: OnceLock::new(),
             ranked_all_rows: OnceLock::new(),
-            neutral_target_rows: OnceLock::new(),
+            neutral_projector: OnceLock::new(),
             keep_rank_codes: true,
         }
     }
