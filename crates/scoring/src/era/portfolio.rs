@@ -15,6 +15,10 @@ use crate::rank::RankedColumn;
 use crate::stats::{center, dot};
 use crate::{Score, Undefined};
 
+/// Rows of the stake-weighted portfolio signal summed per task: 512 rows of 1,000
+/// submissions is about 2 MB of rank codes read per task.
+const PORTFOLIO_ROW_CHUNK: usize = 512;
+
 /// `L = V − ÑÑᵀ` over some rows, applied to vectors.
 struct WeightMap {
     weights: Vec<f64>,
@@ -118,15 +122,24 @@ impl Era<'_> {
             return Ok(unstaked_or(Undefined::ZeroTotalStake));
         }
         let ranked = self.ranked_target_rows();
+        // Rows in parallel, each summing over the submissions in order: the same sums,
+        // bit for bit, as one pass over the submissions.
         let mut portfolio_signal = vec![0.0; rows.len()];
-        for (s, stake) in stakes.iter().enumerate() {
-            if let Some(stake) = stake {
-                let sigma = stake / total;
-                for (o, &code) in portfolio_signal.iter_mut().zip(ranked.codes(s)) {
-                    *o += sigma * ranked.scale().gaussian_pow15(code);
+        portfolio_signal
+            .par_chunks_mut(PORTFOLIO_ROW_CHUNK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let start = chunk * PORTFOLIO_ROW_CHUNK;
+                for (s, stake) in stakes.iter().enumerate() {
+                    if let Some(stake) = stake {
+                        let sigma = stake / total;
+                        let codes = &ranked.codes(s)[start..start + out.len()];
+                        for (o, &code) in out.iter_mut().zip(codes) {
+                            *o += sigma * ranked.scale().gaussian_pow15(code);
+                        }
+                    }
                 }
-            }
-        }
+            });
         let mut q = map.apply(&portfolio_signal);
         center(&mut q);
         let q_norm2 = dot(&q, &q);
