@@ -570,15 +570,21 @@ mod tests {
         assert_eq!(projector.factorization(), Factorization::Svd);
     }
 
-    #[test]
-    fn a_column_just_inside_numpys_cut_is_dropped_as_numpy_drops_it() {
-        // Column 1 = column 0 + 1e-9·noise: σ_min/σ_max is far below rcond = 1e-6, so
-        // numpy's lstsq ignores that direction; a plain QR would keep it.
+    /// 40 × 4 exposures whose column 1 is column 0 + 1e-9·noise: σ_min/σ_max is far below
+    /// rcond = 1e-6.
+    fn just_inside_the_cut() -> Mat<f64> {
         let mut b = random_exposures(40, 4, 3);
         let noise = random_exposures(40, 1, 5);
         for i in 0..40 {
             b[(i, 1)] = b[(i, 0)] + 1e-9 * noise[(i, 0)];
         }
+        b
+    }
+
+    #[test]
+    fn a_column_just_inside_numpys_cut_is_dropped_as_numpy_drops_it() {
+        // numpy's lstsq ignores the direction column 1 adds; a plain QR would keep it.
+        let b = just_inside_the_cut();
         let projector = Projector::with_intercept(b.as_ref()).unwrap();
         assert_eq!(projector.factorization(), Factorization::Svd);
         assert_eq!(projector.rank(), 4);
@@ -599,11 +605,6 @@ mod tests {
     fn factoring_in_place_gives_the_borrowing_projector_on_either_path() {
         // Full rank, narrow and wide (QR), and rank-deficient (the SVD of the rebuilt
         // matrix); every row, and a row subset compacted in place.
-        let mut just_inside = random_exposures(40, 4, 3);
-        let noise = random_exposures(40, 1, 5);
-        for i in 0..40 {
-            just_inside[(i, 1)] = just_inside[(i, 0)] + 1e-9 * noise[(i, 0)];
-        }
         let cases = [
             (random_exposures(30, 3, 11), Factorization::Qr),
             (
@@ -611,7 +612,7 @@ mod tests {
                 Factorization::Qr,
             ),
             (exposures(), Factorization::Svd),
-            (just_inside, Factorization::Svd),
+            (just_inside_the_cut(), Factorization::Svd),
         ];
         for (b, factorization) in cases {
             let all: Vec<usize> = (0..b.nrows()).collect();

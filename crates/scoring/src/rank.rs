@@ -149,13 +149,7 @@ fn rank_codes_as_f32(values: &[f64], scratch: &mut RankScratch, codes: &mut [u32
         if histogram[digits.of(records[0], pass)] as usize == records.len() {
             continue;
         }
-        // Counts become the offsets where each bucket starts.
-        let mut offset = 0;
-        for count in histogram.iter_mut() {
-            let bucket_len = *count;
-            *count = offset;
-            offset += bucket_len;
-        }
+        counts_into_offsets(histogram);
         for &record in records.iter() {
             let slot = &mut histogram[digits.of(record, pass)];
             scattered[*slot as usize] = record;
@@ -255,13 +249,7 @@ fn rank_codes_as_f64(values: &[f64], scratch: &mut RankScratch, codes: &mut [u32
         ..
     } = scratch;
     if !sort_by_value_buckets(values, keyed_rows, bucket_counts) {
-        keyed_rows.clear();
-        keyed_rows.extend(
-            values
-                .iter()
-                .zip(0u32..)
-                .map(|(&value, row)| (f64_order_key(value), row)),
-        );
+        keyed_rows_in_row_order(values, keyed_rows);
         radsort::sort_by_key(keyed_rows, |record| record.0);
     }
     write_tie_codes(
@@ -305,13 +293,7 @@ fn sort_by_value_buckets(
     let buckets = ((values.len() as f64 * BUCKETS_PER_VALUE) as usize).next_power_of_two();
     if min == max {
         // Sorted as it stands (its zeros share one key).
-        keyed_rows.clear();
-        keyed_rows.extend(
-            values
-                .iter()
-                .zip(0u32..)
-                .map(|(&value, row)| (f64_order_key(value), row)),
-        );
+        keyed_rows_in_row_order(values, keyed_rows);
         return true;
     }
     let scale = buckets as f64 / (max - min);
@@ -327,13 +309,7 @@ fn sort_by_value_buckets(
     for &value in values {
         bucket_counts[bucket(value)] += 1;
     }
-    // Counts become the offsets where each bucket starts.
-    let mut offset = 0;
-    for count in bucket_counts.iter_mut() {
-        let bucket_len = *count;
-        *count = offset;
-        offset += bucket_len;
-    }
+    counts_into_offsets(bucket_counts);
     keyed_rows.resize(values.len(), (0, 0));
     for (&value, row) in values.iter().zip(0u32..) {
         let slot = &mut bucket_counts[bucket(value)];
@@ -341,6 +317,27 @@ fn sort_by_value_buckets(
         *slot += 1;
     }
     insertion_sort_within(keyed_rows, values.len() * INSERTION_MOVES_PER_VALUE)
+}
+
+/// `keyed_rows` ← the `(order key, row)` record of every value, in row order.
+fn keyed_rows_in_row_order(values: &[f64], keyed_rows: &mut Vec<(u64, u32)>) {
+    keyed_rows.clear();
+    keyed_rows.extend(
+        values
+            .iter()
+            .zip(0u32..)
+            .map(|(&value, row)| (f64_order_key(value), row)),
+    );
+}
+
+/// Turns bucket counts into the offsets where each bucket starts, in place.
+fn counts_into_offsets(counts: &mut [u32]) {
+    let mut offset = 0;
+    for count in counts {
+        let bucket_len = *count;
+        *count = offset;
+        offset += bucket_len;
+    }
 }
 
 /// Insertion sort of `records` by key, giving up (`false`, the records still a permutation)

@@ -258,8 +258,7 @@ impl Era<'_> {
         consume: impl Fn(&[f64], f64) -> Score + Sync + Send,
     ) -> Vec<Score> {
         let rows = self.target_rows();
-        let kept = (self.keep_rank_codes || self.ranked_target_rows.get().is_some())
-            .then(|| self.ranked_target_rows());
+        let kept = self.kept_target_ranks();
         let subset = proper_subset(Some(rows), self.rows());
         let scale = RankScale::new(rows.len());
         let blocks: Vec<Vec<Score>> = (0..self.submissions().div_ceil(NEUTRAL_BLOCK))

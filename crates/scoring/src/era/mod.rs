@@ -178,8 +178,7 @@ impl<'a> Era<'a> {
         &self,
         consume: impl Fn(usize, RankedColumn<'_>, &mut [f64]) -> T + Sync + Send,
     ) -> Vec<T> {
-        if self.keep_rank_codes || self.ranked_target_rows.get().is_some() {
-            let ranked = self.ranked_target_rows();
+        if let Some(ranked) = self.kept_target_ranks() {
             return (0..self.submissions())
                 .into_par_iter()
                 .map_init(
@@ -189,6 +188,13 @@ impl<'a> Era<'a> {
                 .collect();
         }
         map_ranked(self.input.predictions, Some(self.target_rows()), consume)
+    }
+
+    /// The rank codes of the target rows when they are kept (see [`Era::keep_rank_codes`])
+    /// or already built; `None` when each column is to be ranked on the fly.
+    fn kept_target_ranks(&self) -> Option<&RankedColumns> {
+        (self.keep_rank_codes || self.ranked_target_rows.get().is_some())
+            .then(|| self.ranked_target_rows())
     }
 
     /// Number of prediction rows.
