@@ -1,7 +1,9 @@
 //! `numerus`: the one binary of the Numerus tournament platform.
 
+mod ledger;
 mod sample;
 mod score;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -16,18 +18,23 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Score prediction files against Numerai-layout data, exactly as numerai-tools 0.7.2 does.
     Score(score::ScoreArgs),
     /// Write a seeded, synthetic set of Numerai-layout files to score (data, predictions, meta model, ...).
     Sample(sample::SampleArgs),
+    /// Inspect and operate the NMR ledger: balances, history, supply, audit, genesis, buybacks.
+    Ledger(ledger::LedgerArgs),
+    /// Deterministic simulators that drive the system and check its invariants after every step.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Score(args) => score::run(&args),
+        Command::Ledger(args) => ledger::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Sample(args) => match sample::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

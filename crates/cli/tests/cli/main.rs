@@ -279,3 +279,5 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value) {
         }
     }
 }
+
+mod ledger;
