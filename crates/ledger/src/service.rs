@@ -802,21 +802,18 @@ fn settlement_batch<S: Store>(
             model,
             scores.get(&model).unwrap_or(&empty),
         )?;
-        let mut releases = store.open_releases(model)?;
+        // Only releases asked for after this round closed hold amounts it put at risk.
+        let mut releases: Vec<ReleaseRequest> = store
+            .open_releases(model)?
+            .into_iter()
+            .filter(|request| request.at_risk_in.contains(&key))
+            .collect();
         let released_since_close = releases
             .iter()
-            .filter(|request| request.at_risk_in.contains(&key))
             .try_fold(Nmr::ZERO, |sum, request| sum.checked_add(request.remaining))
             .unwrap_or(Nmr::MAX_SUPPLY);
         let stake_now = posted(store, AccountId::Stake(model))?;
-        let pending_now = posted(store, AccountId::PendingRelease(model))?;
-        let settlement = settle_model(
-            stake.at_risk,
-            released_since_close,
-            stake_now,
-            pending_now,
-            rate,
-        );
+        let settlement = settle_model(stake.at_risk, released_since_close, stake_now, rate);
         settlement_transfers(
             key,
             model,
@@ -839,7 +836,8 @@ fn settlement_batch<S: Store>(
     Ok((transfers, effects))
 }
 
-/// The transfers of one model's settlement; burns from pending reduce its oldest requests.
+/// The transfers of one model's settlement; burns from pending reduce the oldest of
+/// `releases` (the requests at risk in this round) first.
 fn settlement_transfers(
     key: RoundKey,
     model: ModelId,

@@ -26,9 +26,10 @@
 //!   part of `at_risk` that has not since been asked to be released: pending amounts
 //!   earn nothing.
 //! - A negative payout burns `at_risk · |rate|` from the stake and, if the stake no
-//!   longer holds enough, from the model's pending releases (oldest request first). A
-//!   model never burns more than it holds (possible only when many overlapping rounds
-//!   burn at once).
+//!   longer holds enough, from the pending releases that were at risk in this round
+//!   (those asked for after it closed; oldest request first). A round never burns more
+//!   than that: the stake plus those pending amounts (the cap binds only when many
+//!   overlapping rounds burn at once).
 
 use std::collections::BTreeMap;
 
@@ -195,12 +196,12 @@ impl ModelSettlement {
 /// Applies the payout rule to one model (see the module docs).
 ///
 /// `released_since_close` is what the model has asked to release after the round
-/// closed and is still pending; `stake` and `pending` are the model's balances now.
+/// closed and is still pending (amounts that were at risk in this round); `stake` is the
+/// model's stake now.
 pub fn settle_model(
     at_risk: Nmr,
     released_since_close: Nmr,
     stake: Nmr,
-    pending: Nmr,
     rate: Rate,
 ) -> ModelSettlement {
     let earning_at_risk = at_risk.saturating_sub(released_since_close);
@@ -216,7 +217,7 @@ pub fn settle_model(
     } else if rate < Rate::ZERO {
         let burn = at_risk.times_rate_toward_zero(rate).magnitude;
         settlement.burned_from_stake = burn.min(stake);
-        settlement.burned_from_pending = burn.saturating_sub(stake).min(pending);
+        settlement.burned_from_pending = burn.saturating_sub(stake).min(released_since_close);
     }
     settlement
 }
@@ -511,12 +512,11 @@ mod tests {
             hundred,
             Nmr::from_whole(40),
             Nmr::from_whole(60),
-            Nmr::from_whole(40),
             rate("0.05"),
         );
         assert_eq!(gain.paid, Nmr::from_whole(3));
         assert_eq!(gain.earning_at_risk, Nmr::from_whole(60));
-        let loss = settle_model(hundred, hundred, Nmr::ZERO, hundred, rate("-0.05"));
+        let loss = settle_model(hundred, hundred, Nmr::ZERO, rate("-0.05"));
         assert_eq!(
             (loss.burned_from_stake, loss.burned_from_pending),
             (Nmr::ZERO, Nmr::from_whole(5))
@@ -524,9 +524,8 @@ mod tests {
         assert_eq!(loss.net().to_string(), "-5");
         let split = settle_model(
             hundred,
-            Nmr::ZERO,
+            Nmr::from_whole(98),
             Nmr::from_whole(2),
-            hundred,
             rate("-0.05"),
         );
         assert_eq!(
@@ -535,14 +534,13 @@ mod tests {
         );
         let broke = settle_model(
             hundred,
-            Nmr::ZERO,
             Nmr::from_whole(1),
             Nmr::from_whole(1),
             rate("-0.05"),
         );
         assert_eq!(broke.net().to_string(), "-2");
         assert_eq!(
-            settle_model(hundred, Nmr::ZERO, hundred, Nmr::ZERO, Rate::ZERO).net(),
+            settle_model(hundred, Nmr::ZERO, hundred, Rate::ZERO).net(),
             SignedNmr::ZERO
         );
     }

@@ -344,3 +344,50 @@ fn a_buyback_moves_market_nmr_into_the_treasury_with_its_price() {
         nmr("11000000").checked_sub(nmr("3123456.789")).unwrap()
     );
 }
+
+#[test]
+fn a_round_burns_only_releases_asked_for_after_it_closed() {
+    let mut fixture = Fixture::new();
+    fixture
+        .ledger
+        .increase_stake("a", ALPHA, nmr("100"), t0())
+        .unwrap();
+    fixture.open(1, 0);
+    fixture
+        .ledger
+        .close_round(round(1), &on_time(&[ALPHA]), &OpenGate, days(1))
+        .unwrap();
+    fixture.ledger.score_round(round(1), days(2)).unwrap();
+    // At risk in round 1 only.
+    fixture
+        .ledger
+        .release_stake("first", ALPHA, Release::Amount(nmr("50")), days(2))
+        .unwrap();
+    fixture.open(2, 2);
+    fixture
+        .ledger
+        .close_round(round(2), &on_time(&[ALPHA]), &OpenGate, days(3))
+        .unwrap();
+    fixture.ledger.score_round(round(2), days(4)).unwrap();
+    // At risk in rounds 1 and 2.
+    fixture
+        .ledger
+        .release_stake("second", ALPHA, Release::Drain, days(4))
+        .unwrap();
+    // Round 2 settles first and burns 5 % of its 50 at risk: from "second" only.
+    fixture
+        .ledger
+        .settle_round(round(2), &BTreeMap::from([(ALPHA, corr("-0.1"))]), days(31))
+        .unwrap();
+    let remaining: Vec<_> = fixture
+        .ledger
+        .store()
+        .open_releases(ALPHA)
+        .unwrap()
+        .iter()
+        .map(|request| (request.id.to_string(), request.remaining))
+        .collect();
+    assert_eq!(remaining, vec![("release/first".to_owned(), nmr("50"))]);
+    assert_eq!(fixture.posted(AccountId::Wallet(ALICE)), nmr("947.5")); // 900 + 47.5 released
+    assert!(audit::audit(fixture.ledger.store()).unwrap().is_clean());
+}
