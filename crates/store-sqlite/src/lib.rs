@@ -209,21 +209,7 @@ type TransferRow = (
 );
 
 fn transfer_row(row: &Row<'_>) -> rusqlite::Result<TransferRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-        row.get(12)?,
-    ))
+    row.try_into()
 }
 
 fn logged_transfer(row: TransferRow) -> Result<LoggedTransfer, LedgerError> {
@@ -318,17 +304,7 @@ type ReleaseRow = (
 );
 
 fn release_row(row: &Row<'_>) -> rusqlite::Result<ReleaseRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+    row.try_into()
 }
 
 fn release_request(row: ReleaseRow) -> Result<ReleaseRequest, LedgerError> {

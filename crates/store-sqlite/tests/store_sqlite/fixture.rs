@@ -87,6 +87,7 @@ pub fn corr(value: &str) -> BTreeMap<String, Rate> {
 pub struct Fixture {
     pub dir: TempDir,
     pub ledger: Ledger<SqliteStore>,
+    stakes: u32,
 }
 
 impl Fixture {
@@ -115,7 +116,20 @@ impl Fixture {
         ledger
             .deposit(ALICE, Nmr::from_whole(1_000), &tx(1), t0())
             .unwrap();
-        Fixture { dir, ledger }
+        Fixture {
+            dir,
+            ledger,
+            stakes: 0,
+        }
+    }
+
+    /// Alice stakes `amount` on `model` now.
+    pub fn stake(&mut self, model: ModelId, amount: &str) {
+        self.stakes += 1;
+        let id = format!("stake-{}", self.stakes);
+        self.ledger
+            .increase_stake(&id, model, nmr(amount), t0())
+            .unwrap();
     }
 
     pub fn posted(&self, account: AccountId) -> Nmr {
@@ -128,10 +142,18 @@ impl Fixture {
     }
 
     pub fn reopen(self) -> Fixture {
-        let Fixture { dir, ledger } = self;
+        let Fixture {
+            dir,
+            ledger,
+            stakes,
+        } = self;
         drop(ledger);
         let ledger = Ledger::new(SqliteStore::open(&dir.database()).unwrap());
-        Fixture { dir, ledger }
+        Fixture {
+            dir,
+            ledger,
+            stakes: 100,
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -108,14 +108,8 @@ fn bad_requests_are_typed_errors_that_change_nothing() {
 /// Alpha stakes 100, beta 50; round 1 closes with both on time and is scored.
 fn scored_round() -> Fixture {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("100"), t0())
-        .unwrap();
-    fixture
-        .ledger
-        .increase_stake("b", BETA, nmr("50"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "100");
+    fixture.stake(BETA, "50");
     fixture.open(1, 0);
     let on_time = BTreeMap::from([
         (ALPHA, SubmissionStatus::OnTime),

@@ -28,14 +28,8 @@ fn supply(fixture: &Fixture) -> SupplyReport {
 #[test]
 fn late_upload_is_scored_but_not_staked() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("100"), t0())
-        .unwrap();
-    fixture
-        .ledger
-        .increase_stake("b", BETA, nmr("100"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "100");
+    fixture.stake(BETA, "100");
     fixture.open(1, 0);
     let submissions = BTreeMap::from([(ALPHA, SubmissionStatus::Late)]);
     fixture
@@ -76,14 +70,8 @@ impl Gate for ChurnGate {
 #[test]
 fn a_gate_can_set_at_risk_to_zero() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("10"), t0())
-        .unwrap();
-    fixture
-        .ledger
-        .increase_stake("b", BETA, nmr("10"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "10");
+    fixture.stake(BETA, "10");
     fixture.open(1, 0);
     fixture
         .ledger
@@ -100,14 +88,8 @@ fn a_gate_can_set_at_risk_to_zero() {
 #[test]
 fn payouts_compound_from_the_treasury_and_burns_are_destroyed() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("600"), t0())
-        .unwrap();
-    fixture
-        .ledger
-        .increase_stake("b", BETA, nmr("400"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "600");
+    fixture.stake(BETA, "400");
     fixture.open(1, 0);
     fixture
         .ledger
@@ -139,18 +121,12 @@ fn payouts_compound_from_the_treasury_and_burns_are_destroyed() {
 #[test]
 fn the_payout_factor_is_fixed_at_score_time() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("1000"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "1000");
     fixture
         .ledger
         .deposit(ALICE, nmr("1000"), &tx(2), t0())
         .unwrap();
-    fixture
-        .ledger
-        .increase_stake("b", BETA, nmr("1000"), t0())
-        .unwrap();
+    fixture.stake(BETA, "1000");
     fixture.open(1, 0);
     fixture
         .ledger
@@ -188,10 +164,7 @@ fn the_payout_factor_is_fixed_at_score_time() {
 fn a_release_waits_for_the_last_active_round_can_be_burned_and_earns_nothing() {
     let mut fixture = Fixture::new();
     let wallet = AccountId::Wallet(ALICE);
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("100"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "100");
     for (number, day) in [(1, 0), (2, 1)] {
         fixture.open(number, day);
         fixture
@@ -247,10 +220,7 @@ fn a_release_waits_for_the_last_active_round_can_be_burned_and_earns_nothing() {
 #[test]
 fn a_release_with_no_active_round_returns_to_the_wallet_at_once() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("100"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "100");
     fixture
         .ledger
         .release_stake("some", ALPHA, Release::Amount(nmr("30.5")), t0())
@@ -348,10 +318,7 @@ fn a_buyback_moves_market_nmr_into_the_treasury_with_its_price() {
 #[test]
 fn a_round_burns_only_releases_asked_for_after_it_closed() {
     let mut fixture = Fixture::new();
-    fixture
-        .ledger
-        .increase_stake("a", ALPHA, nmr("100"), t0())
-        .unwrap();
+    fixture.stake(ALPHA, "100");
     fixture.open(1, 0);
     fixture
         .ledger
