@@ -152,7 +152,7 @@ impl Fixture {
         Fixture {
             dir,
             ledger,
-            stakes: 100,
+            stakes,
         }
     }
 
