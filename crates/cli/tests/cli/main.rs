@@ -281,3 +281,4 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value) {
 }
 
 mod ledger;
+mod sim_ledger;
