@@ -144,7 +144,19 @@ impl<S: Store> Ledger<S> {
             Some(_) => return Err(LedgerError::Conflict { batch: id }),
             None => {}
         }
-        let (transfers, effects) = plan(&self.store)?;
+        // Another process may apply the same request between the check above and the
+        // plan; the plan then fails on the state it left (a settled round, a spent
+        // hold). Look again before reporting the failure.
+        let (transfers, effects) = match plan(&self.store) {
+            Ok(planned) => planned,
+            Err(error) => {
+                return match self.store.batch_digest(&id)? {
+                    Some(existing) if existing == digest => Ok(Outcome::AlreadyApplied),
+                    Some(_) => Err(LedgerError::Conflict { batch: id }),
+                    None => Err(error),
+                };
+            }
+        };
         self.store.apply(&Batch {
             id,
             digest,

@@ -11,7 +11,7 @@ use numerus_ledger::{
 
 use super::shadow::{Movement, OpenRelease, Shadow, Stage};
 
-/// Transfers read from the log per call; far more than one batch ever posts.
+/// Transfers read from the log per query.
 const LOG_PAGE: usize = 100_000;
 
 /// A difference between the store and the shadow, in words.
@@ -37,14 +37,13 @@ impl LogFollower {
     /// Checks that the transfers logged since the last call are exactly `expected`
     /// (in any order; none when the call changed nothing).
     pub fn check<S: Store>(&mut self, store: &S, expected: &[Movement]) -> Result<(), Difference> {
-        let logged = read("the transfer log", store.transfers(self.last_seq, LOG_PAGE))?;
-        if let Some(last) = logged.last() {
+        let mut actual = Vec::new();
+        loop {
+            let page = read("the transfer log", store.transfers(self.last_seq, LOG_PAGE))?;
+            let Some(last) = page.last() else { break };
             self.last_seq = last.seq;
+            actual.extend(page.iter().map(|logged| Movement::of(&logged.transfer)));
         }
-        let mut actual: Vec<Movement> = logged
-            .iter()
-            .map(|logged| Movement::of(&logged.transfer))
-            .collect();
         let mut expected = expected.to_vec();
         actual.sort_by_key(Movement::sort_key);
         expected.sort_by_key(Movement::sort_key);
@@ -115,6 +114,7 @@ pub fn balances<S: Store>(store: &S, shadow: &Shadow) -> Result<(), Difference> 
     supply(&stored)
 }
 
+/// The four totals of a balance, in words.
 fn totals(balance: &Balance) -> String {
     format!(
         "debits {} / credits {} posted, debits {} / credits {} pending",
@@ -125,7 +125,11 @@ fn totals(balance: &Balance) -> String {
     )
 }
 
+/// `Σ balances + burned = minted ≤ max supply`, worked out here and by the ledger's
+/// own supply report.
 fn supply(stored: &[(AccountId, Balance)]) -> Result<(), Difference> {
+    // The per-round burns only label the report; reading them scans every burn, so
+    // they are compared once, at the end (`final_records`).
     let report = SupplyReport::new(stored, &BTreeMap::new());
     let mut minted = 0u128;
     let mut held = 0u128;
