@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::money::serde_as_text;
 
 use crate::money::Nmr;
 
@@ -139,18 +141,7 @@ impl FromStr for AccountId {
     }
 }
 
-impl Serialize for AccountId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for AccountId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AccountId, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(AccountId);
 
 /// The four running totals of an account, as in TigerBeetle: posted and pending
 /// debits and credits. Balances are derived from them, never stored apart.

@@ -17,7 +17,28 @@ use std::fmt;
 use std::str::FromStr;
 
 use ethnum::{I256, U256};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Serializes a type as its `Display` text and deserializes it with its `FromStr`:
+/// amounts, rates and account ids travel as exact strings.
+macro_rules! serde_as_text {
+    ($type:ty) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<$type, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
 
 /// Decimal places of NMR and of [`Rate`].
 pub const DECIMALS: u32 = 18;
@@ -218,18 +239,7 @@ impl fmt::Display for Nmr {
     }
 }
 
-impl Serialize for Nmr {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Nmr {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Nmr, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Nmr);
 
 /// An amount with a sign: a payout (positive) or a burn (negative).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -267,18 +277,7 @@ impl FromStr for SignedNmr {
     }
 }
 
-impl Serialize for SignedNmr {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for SignedNmr {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SignedNmr, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(SignedNmr);
 
 /// A signed decimal with exactly 18 places: a score, a multiplier, a clip, a payout
 /// factor or a price. Held as an integer count of 10⁻¹⁸.
@@ -365,18 +364,7 @@ impl fmt::Display for Rate {
     }
 }
 
-impl Serialize for Rate {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Rate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Rate, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Rate);
 
 #[cfg(test)]
 mod tests {
