@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::account::{AccountId, Balance, ModelId};
+use crate::account::{AccountId, Balance, ModelId, RoundKey};
 use crate::book::{self, Hold, HoldState, LedgerView};
 use crate::error::LedgerError;
 use crate::money::Nmr;
@@ -157,7 +157,7 @@ pub fn audit<S: Store + ?Sized>(store: &S) -> Result<AuditReport, LedgerError> {
         problems.push("burns per round add up to more than the burn account holds".to_owned());
     }
     check_pending_releases(store, &stored, &mut problems)?;
-    check_settlements(store, &mut problems)?;
+    check_settlements(store, &burned_by_round, &mut problems)?;
     Ok(AuditReport {
         transfers: count,
         accounts: stored.len(),
@@ -255,9 +255,9 @@ fn check_pending_releases<S: Store + ?Sized>(
 
 fn check_settlements<S: Store + ?Sized>(
     store: &S,
+    burned_by_round: &BTreeMap<RoundKey, Nmr>,
     problems: &mut Vec<String>,
 ) -> Result<(), LedgerError> {
-    let burned_by_round = store.burned_by_round()?;
     for round in store.rounds()? {
         if !matches!(round.state, RoundState::Settled { .. }) {
             continue;

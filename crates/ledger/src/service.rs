@@ -91,13 +91,11 @@ fn posted<S: Store>(store: &S, account: AccountId) -> Result<Nmr, LedgerError> {
         .unwrap_or_default())
 }
 
-fn state_name(state: &RoundState) -> &'static str {
-    match state {
-        RoundState::Open => "open",
-        RoundState::Closed { .. } => "closed",
-        RoundState::Scored { .. } => "scored",
-        RoundState::Settled { .. } => "settled",
-    }
+/// The round `key`, or [`LedgerError::UnknownRound`].
+fn round_of<S: Store>(store: &S, key: RoundKey) -> Result<StakeRound, LedgerError> {
+    store
+        .round(key)?
+        .ok_or(LedgerError::UnknownRound { round: key })
 }
 
 impl<S: Store> Ledger<S> {
@@ -170,12 +168,6 @@ impl<S: Store> Ledger<S> {
         self.store
             .model(model)?
             .ok_or(LedgerError::UnknownModel { model })
-    }
-
-    fn known_round(&self, round: RoundKey) -> Result<StakeRound, LedgerError> {
-        self.store
-            .round(round)?
-            .ok_or(LedgerError::UnknownRound { round })
     }
 
     /// Mints the supply, once: `treasury` to the treasury, `outside` to the market.
@@ -626,7 +618,7 @@ impl<S: Store> Ledger<S> {
         operation: &'static str,
         expected: &'static str,
     ) -> Result<(), LedgerError> {
-        let actual = state_name(&round.state);
+        let actual = round.state.name();
         if actual != expected {
             return Err(LedgerError::RoundState {
                 round: round.key,
@@ -657,9 +649,7 @@ impl<S: Store> Ledger<S> {
             &(key, submissions),
             now,
             |store| {
-                let round = store
-                    .round(key)?
-                    .ok_or(LedgerError::UnknownRound { round: key })?;
+                let round = round_of(store, key)?;
                 Self::expect_state(&round, "closing", "open")?;
                 if now < round.close_at {
                     return Err(LedgerError::TooEarly {
@@ -728,9 +718,7 @@ impl<S: Store> Ledger<S> {
             &key,
             now,
             |store| {
-                let round = store
-                    .round(key)?
-                    .ok_or(LedgerError::UnknownRound { round: key })?;
+                let round = round_of(store, key)?;
                 Self::expect_state(&round, "scoring", "closed")?;
                 let RoundState::Closed { total_at_risk, .. } = round.state else {
                     unreachable!("checked above")
@@ -764,7 +752,7 @@ impl<S: Store> Ledger<S> {
         scores: &BTreeMap<ModelId, BTreeMap<String, Rate>>,
         now: Timestamp,
     ) -> Result<Outcome, LedgerError> {
-        let round = self.known_round(key)?;
+        let round = round_of(&self.store, key)?;
         if now < round.resolve_at {
             return Err(LedgerError::TooEarly {
                 round: key,
@@ -778,9 +766,7 @@ impl<S: Store> Ledger<S> {
             &(key, scores),
             now,
             |store| {
-                let round = store
-                    .round(key)?
-                    .ok_or(LedgerError::UnknownRound { round: key })?;
+                let round = round_of(store, key)?;
                 Self::expect_state(&round, "settling", "scored")?;
                 let RoundState::Scored { payout_factor, .. } = round.state else {
                     unreachable!("checked above")

@@ -268,6 +268,18 @@ pub enum RoundState {
     },
 }
 
+impl RoundState {
+    /// The state's name: `open`, `closed`, `scored` or `settled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RoundState::Open => "open",
+            RoundState::Closed { .. } => "closed",
+            RoundState::Scored { .. } => "scored",
+            RoundState::Settled { .. } => "settled",
+        }
+    }
+}
+
 /// What the round's submission pipeline says about a model at close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -263,6 +263,25 @@ fn logged_transfer(row: TransferRow) -> Result<LoggedTransfer, LedgerError> {
     })
 }
 
+/// Holds with their transfers, then `tail` (a filter or an order); the hold state is
+/// the column after the transfer's.
+fn hold_query(tail: &str) -> String {
+    format!(
+        "SELECT {TRANSFER_COLUMNS}, holds.state FROM holds JOIN transfers ON transfers.id = holds.transfer_id {tail}"
+    )
+}
+
+fn hold_row(row: &Row<'_>) -> rusqlite::Result<(TransferRow, String)> {
+    Ok((transfer_row(row)?, row.get(13)?))
+}
+
+fn hold((row, state): (TransferRow, String)) -> Result<Hold, LedgerError> {
+    Ok(Hold {
+        transfer: logged_transfer(row)?.transfer,
+        state: HoldState::parse(&state).ok_or_else(|| corrupt(format!("hold state {state:?}")))?,
+    })
+}
+
 fn round_of(row: &Row<'_>) -> rusqlite::Result<(u32, u32, String, String, String, String)> {
     Ok((
         row.get(0)?,
@@ -364,22 +383,8 @@ impl Reader<'_> {
     }
 
     pub(crate) fn hold(&self, id: &TransferId) -> Result<Option<Hold>, LedgerError> {
-        let query = format!(
-            "SELECT {TRANSFER_COLUMNS}, holds.state FROM holds JOIN transfers ON transfers.id = holds.transfer_id
-             WHERE holds.transfer_id = ?1"
-        );
-        let mut holds = self.collect(
-            &query,
-            [id.as_str()],
-            |row| Ok((transfer_row(row)?, row.get::<_, String>(13)?)),
-            |(row, state)| {
-                Ok(Hold {
-                    transfer: logged_transfer(row)?.transfer,
-                    state: HoldState::parse(&state)
-                        .ok_or_else(|| corrupt(format!("hold state {state:?}")))?,
-                })
-            },
-        )?;
+        let query = hold_query("WHERE holds.transfer_id = ?1");
+        let mut holds = self.collect(&query, [id.as_str()], hold_row, hold)?;
         Ok(holds.pop())
     }
 
@@ -679,22 +684,8 @@ impl Store for SqliteStore {
     }
 
     fn holds(&self) -> Result<Vec<Hold>, LedgerError> {
-        let query = format!(
-            "SELECT {TRANSFER_COLUMNS}, holds.state FROM holds JOIN transfers ON transfers.id = holds.transfer_id
-             ORDER BY transfers.seq"
-        );
-        Reader(&self.connection).collect(
-            &query,
-            [],
-            |row| Ok((transfer_row(row)?, row.get::<_, String>(13)?)),
-            |(row, state)| {
-                Ok(Hold {
-                    transfer: logged_transfer(row)?.transfer,
-                    state: HoldState::parse(&state)
-                        .ok_or_else(|| corrupt(format!("hold state {state:?}")))?,
-                })
-            },
-        )
+        let query = hold_query("ORDER BY transfers.seq");
+        Reader(&self.connection).collect(&query, [], hold_row, hold)
     }
 }
 

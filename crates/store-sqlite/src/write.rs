@@ -63,13 +63,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, LedgerError> {
 }
 
 fn state_json(state: &RoundState) -> Result<(String, &'static str), LedgerError> {
-    let stage = match state {
-        RoundState::Open => "open",
-        RoundState::Closed { .. } => "closed",
-        RoundState::Scored { .. } => "scored",
-        RoundState::Settled { .. } => "settled",
-    };
-    Ok((to_json(state)?, stage))
+    Ok((to_json(state)?, state.name()))
 }
 
 /// Applies `batch` in the open transaction on `connection` (see [`numerus_ledger::Store::apply`]).
