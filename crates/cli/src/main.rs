@@ -1,5 +1,6 @@
 //! `numerus`: the one binary of the Numerus tournament platform.
 
+mod data;
 mod ledger;
 mod sample;
 mod score;
@@ -25,6 +26,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Inspect and operate the NMR ledger: balances, history, supply, audit, genesis, buybacks.
     Ledger(ledger::LedgerArgs),
+    /// Build tournament datasets: synthesize a market, build versions, daily live files and targets.
+    Data(data::DataArgs),
     /// Deterministic simulators that drive the system and check its invariants after every step.
     Sim(sim::SimArgs),
 }
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(&args),
         Command::Ledger(args) => ledger::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Data(args) => data::run(args),
         Command::Sample(args) => match sample::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -1,0 +1,211 @@
+//! The rolling window of panel history a build keeps: the last few hundred business days of
+//! every stock, and nothing older.
+//!
+//! Each stock gets a *slot* the first time it appears; each series (returns, closes, traded
+//! value, market cap, fundamentals) is a ring of `capacity` days per slot, slot-major, so one
+//! stock's history is contiguous and a backward scan over it reads memory in order. Memory is
+//! `slots × capacity × 9 series × 8 bytes` whatever the length of the panel: about 125 MB for
+//! 5,000 stocks and the 350 days a build needs.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+
+use crate::panel::PanelDay;
+
+/// The series kept per stock and day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// Total return from the previous close.
+    Return = 0,
+    /// Closing price.
+    Close = 1,
+    /// Traded value (close × volume).
+    Traded = 2,
+    /// Market cap.
+    MarketCap = 3,
+    /// Book value.
+    BookValue = 4,
+    /// Earnings.
+    Earnings = 5,
+    /// Sales.
+    Sales = 6,
+    /// Dividends.
+    Dividends = 7,
+    /// `ln(1 + return)`, 0 on a day without a return (kept so that no era recomputes it).
+    LogReturn = 8,
+}
+
+const SERIES: usize = 9;
+
+/// A stock's identity as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stock {
+    /// Ticker.
+    pub ticker: String,
+    /// Country of listing.
+    pub country: String,
+    /// Sector.
+    pub sector: String,
+}
+
+/// The last `capacity` days of the panel.
+#[derive(Debug)]
+pub struct History {
+    capacity: usize,
+    slots: HashMap<String, usize>,
+    stocks: Vec<Stock>,
+    series: [Vec<f64>; SERIES],
+    /// Per ring position: the cap-weighted mean return of the day.
+    market: Vec<f64>,
+    /// Per ring position: the date.
+    dates: Vec<Option<Date>>,
+    /// Per ring position: the slots present that day, in panel order.
+    members: Vec<Vec<usize>>,
+    /// Days pushed so far; the newest day has index `days - 1`.
+    days: usize,
+}
+
+impl History {
+    /// An empty history keeping `capacity` days.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            slots: HashMap::new(),
+            stocks: Vec::new(),
+            series: Default::default(),
+            market: vec![f64::NAN; capacity],
+            dates: vec![None; capacity],
+            members: vec![Vec::new(); capacity],
+            days: 0,
+        }
+    }
+
+    /// Appends the next day of the panel, forgetting the oldest when full.
+    pub fn push(&mut self, day: &PanelDay) {
+        let position = self.days % self.capacity;
+        for series in &mut self.series {
+            for slot in 0..self.stocks.len() {
+                series[slot * self.capacity + position] = f64::NAN;
+            }
+        }
+        let mut members = std::mem::take(&mut self.members[position]);
+        members.clear();
+        let (mut weighted, mut weight) = (0.0, 0.0);
+        for row in 0..day.len() {
+            let slot = self.slot(day, row);
+            members.push(slot);
+            let at = slot * self.capacity + position;
+            let traded = day.close[row] * day.volume[row];
+            let values = [
+                day.ret[row],
+                day.close[row],
+                traded,
+                day.market_cap[row],
+                day.book_value.get(row).copied().unwrap_or(f64::NAN),
+                day.earnings.get(row).copied().unwrap_or(f64::NAN),
+                day.sales.get(row).copied().unwrap_or(f64::NAN),
+                day.dividends.get(row).copied().unwrap_or(f64::NAN),
+                if day.ret[row].is_finite() { day.ret[row].max(-0.999_999).ln_1p() } else { 0.0 },
+            ];
+            for (series, value) in self.series.iter_mut().zip(values) {
+                series[at] = value;
+            }
+            let cap = day.market_cap[row];
+            if day.ret[row].is_finite() && cap.is_finite() && cap > 0.0 {
+                weighted += cap * day.ret[row];
+                weight += cap;
+            }
+        }
+        self.members[position] = members;
+        self.market[position] = if weight > 0.0 { weighted / weight } else { 0.0 };
+        self.dates[position] = Some(day.date());
+        self.days += 1;
+    }
+
+    /// The slot of row `row` of `day`, created on first sight; its country and sector are
+    /// updated to the day's.
+    fn slot(&mut self, day: &PanelDay, row: usize) -> usize {
+        let ticker = &day.ticker[row];
+        let country = day.country.get(row).map(String::as_str).unwrap_or("");
+        let sector = day.sector.get(row).map(String::as_str).unwrap_or("");
+        if let Some(&slot) = self.slots.get(ticker) {
+            let stock = &mut self.stocks[slot];
+            if stock.country != country || stock.sector != sector {
+                stock.country = country.to_string();
+                stock.sector = sector.to_string();
+            }
+            return slot;
+        }
+        let slot = self.stocks.len();
+        self.slots.insert(ticker.clone(), slot);
+        self.stocks.push(Stock {
+            ticker: ticker.clone(),
+            country: country.to_string(),
+            sector: sector.to_string(),
+        });
+        for series in &mut self.series {
+            series.resize(series.len() + self.capacity, f64::NAN);
+        }
+        slot
+    }
+
+    /// Days pushed so far.
+    pub fn days(&self) -> usize {
+        self.days
+    }
+
+    /// Whether day `day` (an absolute index) is still held.
+    pub fn holds(&self, day: usize) -> bool {
+        day < self.days && self.days - day <= self.capacity
+    }
+
+    /// The date of day `day`.
+    pub fn date(&self, day: usize) -> Date {
+        assert!(self.holds(day), "day {day} is not in the history");
+        self.dates[day % self.capacity].expect("a pushed day has a date")
+    }
+
+    /// The slots present on day `day`, in panel order.
+    pub fn members(&self, day: usize) -> &[usize] {
+        assert!(self.holds(day), "day {day} is not in the history");
+        &self.members[day % self.capacity]
+    }
+
+    /// The stock of a slot.
+    pub fn stock(&self, slot: usize) -> &Stock {
+        &self.stocks[slot]
+    }
+
+    /// The value of `series` for `slot` on day `day`; NaN when the stock was absent or the
+    /// day is no longer (or not yet) held.
+    pub fn value(&self, series: Series, slot: usize, day: usize) -> f64 {
+        if !self.holds(day) {
+            return f64::NAN;
+        }
+        self.series[series as usize][slot * self.capacity + day % self.capacity]
+    }
+
+    /// One series of one slot: the ring of its last `capacity` days (day `d` at `d % capacity`).
+    pub fn ring(&self, series: Series, slot: usize) -> &[f64] {
+        &self.series[series as usize][slot * self.capacity..(slot + 1) * self.capacity]
+    }
+
+    /// The market's returns as a ring (day `d` at `d % capacity`).
+    pub fn market_ring(&self) -> &[f64] {
+        &self.market
+    }
+
+    /// The ring position of day `day`.
+    pub fn position(&self, day: usize) -> usize {
+        day % self.capacity
+    }
+
+    /// The market's return on day `day` (NaN when not held).
+    pub fn market(&self, day: usize) -> f64 {
+        if !self.holds(day) {
+            return f64::NAN;
+        }
+        self.market[day % self.capacity]
+    }
+}

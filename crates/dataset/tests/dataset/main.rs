@@ -1,0 +1,6 @@
+//! Integration tests of the dataset factory, one module per area.
+
+mod synth;
+mod signals;
+mod crypto;
+mod zz_timing;
