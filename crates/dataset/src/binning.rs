@@ -23,15 +23,27 @@ pub const TARGET_VALUES: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 /// calls to save allocations.
 pub fn bin_feature(values: &[f64], bins: &mut [i8], scratch: &mut Vec<(f64, u32)>) {
     bins.fill(2);
-    positions(values, scratch, |row, bin| bins[row] = bin as i8, &FEATURE_CUTS);
+    positions(
+        values,
+        scratch,
+        |row, bin| bins[row] = bin as i8,
+        &FEATURE_CUTS,
+    );
 }
 
 /// Bins `values` 5/20/50/20/5 % into {0, 0.25, 0.5, 0.75, 1}; NaN stays NaN.
 pub fn bin_target(values: &[f64]) -> Vec<f32> {
-    let mut binned: Vec<f32> =
-        values.iter().map(|v| if v.is_finite() { 0.5 } else { f32::NAN }).collect();
+    let mut binned: Vec<f32> = values
+        .iter()
+        .map(|v| if v.is_finite() { 0.5 } else { f32::NAN })
+        .collect();
     let mut scratch = Vec::new();
-    positions(values, &mut scratch, |row, bin| binned[row] = TARGET_VALUES[bin], &TARGET_CUTS);
+    positions(
+        values,
+        &mut scratch,
+        |row, bin| binned[row] = TARGET_VALUES[bin],
+        &TARGET_CUTS,
+    );
     binned
 }
 
@@ -71,7 +83,11 @@ fn positions(
 ) {
     sorted.clear();
     sorted.extend(
-        values.iter().enumerate().filter(|(_, value)| value.is_finite()).map(|(row, &value)| (value, row as u32)),
+        values
+            .iter()
+            .enumerate()
+            .filter(|(_, value)| value.is_finite())
+            .map(|(row, &value)| (value, row as u32)),
     );
     let n = sorted.len();
     if n == 0 {
@@ -125,8 +141,9 @@ mod tests {
         for n in [5, 7, 12, 13, 999] {
             let values: Vec<f64> = (0..n).map(f64::from).collect();
             let binned = bins(&values);
-            let counts: Vec<usize> =
-                (0..5).map(|bin| binned.iter().filter(|&&b| b == bin).count()).collect();
+            let counts: Vec<usize> = (0..5)
+                .map(|bin| binned.iter().filter(|&&b| b == bin).count())
+                .collect();
             let (low, high) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
             assert!(high - low <= 1, "n = {n}: {counts:?}");
         }
@@ -134,7 +151,18 @@ mod tests {
 
     #[test]
     fn ties_share_a_bin_and_missing_values_are_two() {
-        let values = [1.0, 1.0, 1.0, 1.0, 5.0, f64::NAN, 7.0, f64::INFINITY, 9.0, 10.0];
+        let values = [
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            5.0,
+            f64::NAN,
+            7.0,
+            f64::INFINITY,
+            9.0,
+            10.0,
+        ];
         let binned = bins(&values);
         assert!(binned[..4].iter().all(|&b| b == binned[0]));
         assert_eq!(binned[5], 2);

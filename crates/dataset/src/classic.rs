@@ -21,6 +21,7 @@ use jiff::civil::Date;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::binning::{bin_feature, rank_percentiles};
 use crate::features::raw_features;
 use crate::history::History;
@@ -31,7 +32,6 @@ use crate::plan::{Era, Plan, Split};
 use crate::recipe::{LOOKBACK, Recipe};
 use crate::targets::{Exposures, HORIZONS, LAG, target_names, targets};
 use crate::writer::{Kind, TableWriter, Values};
-use crate::Error;
 
 /// Days of history a build keeps: the features' lookback and the longest target window.
 pub const HISTORY_DAYS: usize = LOOKBACK + LAG + 60 + 8;
@@ -110,8 +110,14 @@ pub(crate) fn era_rows(
         let exposures = Exposures::measure(history, day, slots);
         targets(history, day, slots, &exposures, target_days)
     };
-    let tickers: Vec<&str> = slots.iter().map(|&slot| history.stock(slot).ticker.as_str()).collect();
-    let ids: Vec<String> = tickers.iter().map(|ticker| key.id(era_key, ticker)).collect();
+    let tickers: Vec<&str> = slots
+        .iter()
+        .map(|&slot| history.stock(slot).ticker.as_str())
+        .collect();
+    let ids: Vec<String> = tickers
+        .iter()
+        .map(|ticker| key.id(era_key, ticker))
+        .collect();
     let mut seen = HashSet::with_capacity(ids.len());
     if let Some(twice) = ids.iter().find(|id| !seen.insert(id.as_str())) {
         return Err(Error::input(format!(
@@ -131,7 +137,10 @@ pub(crate) fn era_rows(
 
 /// The columns of train, validation and live files (before the `id` index).
 pub(crate) fn data_columns(recipe: &Recipe) -> Vec<(String, Kind)> {
-    let mut columns = vec![("era".to_string(), Kind::Text), ("data_type".to_string(), Kind::Text)];
+    let mut columns = vec![
+        ("era".to_string(), Kind::Text),
+        ("data_type".to_string(), Kind::Text),
+    ];
     columns.extend(recipe.names().into_iter().map(|name| (name, Kind::Int8)));
     columns.extend(target_names().into_iter().map(|name| (name, Kind::Float32)));
     columns
@@ -144,38 +153,69 @@ pub(crate) struct DataFile {
 }
 
 impl DataFile {
-    pub(crate) fn create(files: &mut dyn Files, name: &'static str, columns: &[(String, Kind)]) -> Result<Self, Error> {
+    pub(crate) fn create(
+        files: &mut dyn Files,
+        name: &'static str,
+        columns: &[(String, Kind)],
+    ) -> Result<Self, Error> {
         let writer = TableWriter::new(Hashing::new(files.create(name)?), "id", columns)?;
         Ok(Self { name, writer })
     }
 
     /// Writes an era of `rows` labelled `label` as `data_type`.
-    pub(crate) fn write_era(&mut self, rows: &EraRows, label: &str, data_type: &str) -> Result<(), Error> {
+    pub(crate) fn write_era(
+        &mut self,
+        rows: &EraRows,
+        label: &str,
+        data_type: &str,
+    ) -> Result<(), Error> {
         let count = rows.ids.len();
         let mut columns = vec![
             Values::Text(vec![label.to_string(); count]),
             Values::Text(vec![data_type.to_string(); count]),
         ];
         columns.extend(rows.bins.iter().map(|bins| Values::Int8(bins.clone())));
-        columns.extend(rows.targets.iter().map(|targets| Values::Float32(targets.clone())));
+        columns.extend(
+            rows.targets
+                .iter()
+                .map(|targets| Values::Float32(targets.clone())),
+        );
         self.writer.write(columns, rows.ids.clone())
     }
 
     /// Writes an era's partial targets: `era`, `date`, `day`, the targets.
-    pub(crate) fn write_targets(&mut self, rows: &EraRows, label: &str, date: &str, day: usize) -> Result<(), Error> {
+    pub(crate) fn write_targets(
+        &mut self,
+        rows: &EraRows,
+        label: &str,
+        date: &str,
+        day: usize,
+    ) -> Result<(), Error> {
         let count = rows.ids.len();
         let mut columns = vec![
             Values::Text(vec![label.to_string(); count]),
             Values::Text(vec![date.to_string(); count]),
-            Values::Int8(vec![i8::try_from(day).expect("scoring days fit an i8"); count]),
+            Values::Int8(vec![
+                i8::try_from(day).expect("scoring days fit an i8");
+                count
+            ]),
         ];
-        columns.extend(rows.targets.iter().map(|targets| Values::Float32(targets.clone())));
+        columns.extend(
+            rows.targets
+                .iter()
+                .map(|targets| Values::Float32(targets.clone())),
+        );
         self.writer.write(columns, rows.ids.clone())
     }
 
     /// Writes one column of predictions for an era.
-    pub(crate) fn write_predictions(&mut self, ids: &[String], predictions: Vec<f64>) -> Result<(), Error> {
-        self.writer.write(vec![Values::Float64(predictions)], ids.to_vec())
+    pub(crate) fn write_predictions(
+        &mut self,
+        ids: &[String],
+        predictions: Vec<f64>,
+    ) -> Result<(), Error> {
+        self.writer
+            .write(vec![Values::Float64(predictions)], ids.to_vec())
     }
 
     pub(crate) fn finish(self) -> Result<FileEntry, Error> {
@@ -193,12 +233,18 @@ pub(crate) struct ExampleModel {
 
 impl ExampleModel {
     pub(crate) fn new(features: usize) -> Self {
-        Self { gram: Mat::zeros(features, features), moment: Mat::zeros(features, 1), rows: 0 }
+        Self {
+            gram: Mat::zeros(features, features),
+            moment: Mat::zeros(features, 1),
+            rows: 0,
+        }
     }
 
     pub(crate) fn add(&mut self, rows: &EraRows) {
         let x = centred(&rows.bins);
-        let y = Mat::from_fn(rows.ids.len(), 1, |i, _| f64::from(rows.targets[0][i]) - 0.5);
+        let y = Mat::from_fn(rows.ids.len(), 1, |i, _| {
+            f64::from(rows.targets[0][i]) - 0.5
+        });
         self.gram += x.transpose() * &x;
         self.moment += x.transpose() * &y;
         self.rows += rows.ids.len();
@@ -257,7 +303,9 @@ pub fn build_classic(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ClassicReport, Error> {
     if !(0.0..1.0).contains(&spec.validation_fraction) || spec.validation_fraction <= 0.0 {
-        return Err(Error::input("--validation-fraction must be between 0 and 1 (exclusive)"));
+        return Err(Error::input(
+            "--validation-fraction must be between 0 and 1 (exclusive)",
+        ));
     }
     let recipe = Recipe::draw(spec.features, spec.seed)?;
     let dates = scan_dates(panel)?;
@@ -301,7 +349,8 @@ pub fn build_classic(
                     }
                     next_era += 1;
                     if matches!(era.split, Split::Train | Split::Validation) {
-                        let rows = era_rows(&history, era.day, &era.label, &recipe, &spec.key, None)?;
+                        let rows =
+                            era_rows(&history, era.day, &era.label, &recipe, &spec.key, None)?;
                         if eras.send((rows, era)).is_err() {
                             // The writer stopped on an error; joining it below reports it.
                             return Ok(());
@@ -317,12 +366,28 @@ pub fn build_classic(
         written
     })?;
     if history.days() != dates.len() {
-        return Err(Error::input("the panel changed while it was being read; build again"));
+        return Err(Error::input(
+            "the panel changed while it was being read; build again",
+        ));
     }
-    let EraSink { train, validation, validation_preds, model, weights, .. } = sink;
+    let EraSink {
+        train,
+        validation,
+        validation_preds,
+        model,
+        weights,
+        ..
+    } = sink;
     let weights = weights.unwrap_or_else(|| model.weights());
     let (live_date, live_label) = &plan.live;
-    let live_rows = era_rows(&history, history.days() - 1, &live_key(*live_date), &recipe, &spec.key, Some(0))?;
+    let live_rows = era_rows(
+        &history,
+        history.days() - 1,
+        &live_key(*live_date),
+        &recipe,
+        &spec.key,
+        Some(0),
+    )?;
     let mut live = DataFile::create(files, "live.parquet", &columns)?;
     live.write_era(&live_rows, live_label, "live")?;
     let mut live_preds = DataFile::create(files, "live_example_preds.parquet", &prediction)?;
@@ -350,7 +415,12 @@ pub fn build_classic(
     });
     write_json(files, "manifest.json", &manifest)?;
     Ok(ClassicReport {
-        recipe: VersionRecipe { recipe, first_week, example_weights: weights, plan },
+        recipe: VersionRecipe {
+            recipe,
+            first_week,
+            example_weights: weights,
+            plan,
+        },
         files: entries,
     })
 }
@@ -369,7 +439,7 @@ impl EraSink {
     fn take(&mut self, rows: &EraRows, era: &Era) -> Result<(), Error> {
         match era.split {
             Split::Train => {
-                if self.train_eras % 4 == 0 {
+                if self.train_eras.is_multiple_of(4) {
                     self.model.add(rows);
                 }
                 self.train_eras += 1;
@@ -379,7 +449,8 @@ impl EraSink {
                 let model = &self.model;
                 let weights = self.weights.get_or_insert_with(|| model.weights());
                 self.validation.write_era(rows, &era.label, "validation")?;
-                self.validation_preds.write_predictions(&rows.ids, predict(weights, rows))
+                self.validation_preds
+                    .write_predictions(&rows.ids, predict(weights, rows))
             }
             Split::Embargo | Split::Incomplete => Ok(()),
         }
@@ -416,8 +487,12 @@ pub fn live_key(date: Date) -> String {
 
 /// `{"first": "0001", "last": "0420", "count": 420}` for a split.
 fn era_range(plan: &Plan, split: Split) -> serde_json::Value {
-    let eras: Vec<&str> =
-        plan.eras.iter().filter(|era| era.split == split).map(|era| era.label.as_str()).collect();
+    let eras: Vec<&str> = plan
+        .eras
+        .iter()
+        .filter(|era| era.split == split)
+        .map(|era| era.label.as_str())
+        .collect();
     serde_json::json!({
         "first": eras.first(),
         "last": eras.last(),

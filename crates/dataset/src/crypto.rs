@@ -78,14 +78,23 @@ pub const FEATURES: [(&str, Measure); 12] = [
     ("feature_return_5d", Measure::Return { window: 5 }),
     ("feature_return_20d", Measure::Return { window: 20 }),
     ("feature_return_60d", Measure::Return { window: 60 }),
-    ("feature_momentum_60d_less_20d", Measure::Momentum { window: 60 }),
+    (
+        "feature_momentum_60d_less_20d",
+        Measure::Momentum { window: 60 },
+    ),
     ("feature_volatility_20d", Measure::Volatility { window: 20 }),
     ("feature_volatility_60d", Measure::Volatility { window: 60 }),
     ("feature_beta_60d", Measure::Beta { window: 60 }),
     ("feature_drawdown_60d", Measure::Drawdown { window: 60 }),
-    ("feature_traded_value_20d", Measure::Liquidity { window: 20 }),
+    (
+        "feature_traded_value_20d",
+        Measure::Liquidity { window: 20 },
+    ),
     ("feature_turnover_20d", Measure::Turnover { window: 20 }),
-    ("feature_traded_value_trend_20d", Measure::VolumeTrend { window: 20 }),
+    (
+        "feature_traded_value_trend_20d",
+        Measure::VolumeTrend { window: 20 },
+    ),
     ("feature_market_cap", Measure::Size),
 ];
 
@@ -121,14 +130,20 @@ pub fn universe(day: &PanelDay, days_seen: &HashMap<String, usize>) -> Vec<usize
             let cap = day.market_cap[row];
             let traded = day.volume[row];
             !always(row)
-                && days_seen.get(&day.ticker[row]).is_some_and(|&days| days >= HISTORY_DAYS_MIN)
+                && days_seen
+                    .get(&day.ticker[row])
+                    .is_some_and(|&days| days >= HISTORY_DAYS_MIN)
                 && cap.is_finite()
                 && cap > 0.0
                 && traded.is_finite()
                 && traded >= TRADED_VALUE_MIN
         })
         .collect();
-    candidates.sort_by(|&a, &b| day.market_cap[b].total_cmp(&day.market_cap[a]).then(day.ticker[a].cmp(&day.ticker[b])));
+    candidates.sort_by(|&a, &b| {
+        day.market_cap[b]
+            .total_cmp(&day.market_cap[a])
+            .then(day.ticker[a].cmp(&day.ticker[b]))
+    });
     candidates.truncate(UNIVERSE_MAX.saturating_sub(chosen.len()));
     chosen.extend(candidates);
     chosen.sort_unstable();
@@ -169,7 +184,12 @@ struct DateRows {
 fn date_rows(history: &History, day: usize, universe: &[usize], with_target: bool) -> DateRows {
     let defs: Vec<FeatureDef> = FEATURES
         .iter()
-        .map(|&(_, measure)| FeatureDef { name: String::new(), measure, lag: 0, relative: Relative::Raw })
+        .map(|&(_, measure)| FeatureDef {
+            name: String::new(),
+            measure,
+            lag: 0,
+            relative: Relative::Raw,
+        })
         .collect();
     let raw = raw_features(history, day, universe, &defs);
     let bins: Vec<Vec<i8>> = raw
@@ -181,17 +201,30 @@ fn date_rows(history: &History, day: usize, universe: &[usize], with_target: boo
         })
         .collect();
     let target = if with_target {
-        forward_returns(history, day, universe).map_or_else(|| vec![f32::NAN; universe.len()], |forward| bin_target(&forward))
+        forward_returns(history, day, universe).map_or_else(
+            || vec![f32::NAN; universe.len()],
+            |forward| bin_target(&forward),
+        )
     } else {
         Vec::new()
     };
-    let symbols: Vec<&str> = universe.iter().map(|&slot| history.stock(slot).ticker.as_str()).collect();
+    let symbols: Vec<&str> = universe
+        .iter()
+        .map(|&slot| history.stock(slot).ticker.as_str())
+        .collect();
     let mut order: Vec<usize> = (0..universe.len()).collect();
     order.sort_unstable_by(|&a, &b| symbols[a].cmp(symbols[b]));
     DateRows {
         symbols: order.iter().map(|&row| symbols[row].to_string()).collect(),
-        bins: bins.iter().map(|column| order.iter().map(|&row| column[row]).collect()).collect(),
-        target: if target.is_empty() { target } else { order.iter().map(|&row| target[row]).collect() },
+        bins: bins
+            .iter()
+            .map(|column| order.iter().map(|&row| column[row]).collect())
+            .collect(),
+        target: if target.is_empty() {
+            target
+        } else {
+            order.iter().map(|&row| target[row]).collect()
+        },
     }
 }
 
@@ -199,18 +232,32 @@ fn date_rows(history: &History, day: usize, universe: &[usize], with_target: boo
 /// is the traded value, so it is handed over as `volume / close`.
 fn as_traded_value(day: &mut PanelDay) {
     for (volume, &close) in day.volume.iter_mut().zip(&day.close) {
-        *volume = if close.is_finite() && close > 0.0 { *volume / close } else { f64::NAN };
+        *volume = if close.is_finite() && close > 0.0 {
+            *volume / close
+        } else {
+            f64::NAN
+        };
     }
 }
 
 fn keys(rows: &DateRows, date: &str) -> Vec<Values> {
-    vec![Values::Text(rows.symbols.clone()), Values::Text(vec![date.to_string(); rows.symbols.len()])]
+    vec![
+        Values::Text(rows.symbols.clone()),
+        Values::Text(vec![date.to_string(); rows.symbols.len()]),
+    ]
 }
 
 fn columns(features: bool, target: bool) -> Vec<(String, Kind)> {
-    let mut columns = vec![("symbol".to_string(), Kind::Text), ("date".to_string(), Kind::Text)];
+    let mut columns = vec![
+        ("symbol".to_string(), Kind::Text),
+        ("date".to_string(), Kind::Text),
+    ];
     if features {
-        columns.extend(FEATURES.iter().map(|(name, _)| (name.to_string(), Kind::Int8)));
+        columns.extend(
+            FEATURES
+                .iter()
+                .map(|(name, _)| (name.to_string(), Kind::Int8)),
+        );
     }
     if target {
         columns.push(("target".to_string(), Kind::Float32));
@@ -243,7 +290,8 @@ pub fn build_crypto(
     }
     let mut reader = PanelReader::open(panel, PanelKind::Crypto, spec.min_symbols)?;
     let mut train = TableFile::create(files, "train.parquet", &columns(true, true))?;
-    let mut train_targets = TableFile::create(files, "train_targets.parquet", &columns(false, true))?;
+    let mut train_targets =
+        TableFile::create(files, "train_targets.parquet", &columns(false, true))?;
     let mut history = History::new(HISTORY_CAPACITY);
     let mut days_seen: HashMap<String, usize> = HashMap::new();
     // Dates waiting for their target window: (day, universe slots).
@@ -287,7 +335,9 @@ pub fn build_crypto(
         }
     }
     if history.days() != dates.len() {
-        return Err(Error::input("the panel changed while it was being read; build again"));
+        return Err(Error::input(
+            "the panel changed while it was being read; build again",
+        ));
     }
     let today = history.days() - 1;
     let live_date = history.date(today);
@@ -297,9 +347,15 @@ pub fn build_crypto(
     let mut row = keys(&live_rows, &live_text);
     row.extend(live_rows.bins.iter().map(|bins| Values::Int8(bins.clone())));
     live.write(row)?;
-    let mut universe_file = TableFile::create(files, "live_universe.parquet", &columns(false, false))?;
+    let mut universe_file =
+        TableFile::create(files, "live_universe.parquet", &columns(false, false))?;
     universe_file.write(keys(&live_rows, &live_text))?;
-    let entries = vec![train.finish()?, train_targets.finish()?, live.finish()?, universe_file.finish()?];
+    let entries = vec![
+        train.finish()?,
+        train_targets.finish()?,
+        live.finish()?,
+        universe_file.finish()?,
+    ];
     let manifest = serde_json::json!({
         "tournament": "crypto",
         "dates": {
@@ -363,9 +419,21 @@ mod tests {
         let seen: HashMap<String, usize> = day
             .ticker
             .iter()
-            .map(|symbol| (symbol.clone(), if symbol == "YOUNG" { HISTORY_DAYS_MIN - 1 } else { HISTORY_DAYS_MIN }))
+            .map(|symbol| {
+                (
+                    symbol.clone(),
+                    if symbol == "YOUNG" {
+                        HISTORY_DAYS_MIN - 1
+                    } else {
+                        HISTORY_DAYS_MIN
+                    },
+                )
+            })
             .collect();
-        let chosen: Vec<&str> = universe(&day, &seen).iter().map(|&row| day.ticker[row].as_str()).collect();
+        let chosen: Vec<&str> = universe(&day, &seen)
+            .iter()
+            .map(|&row| day.ticker[row].as_str())
+            .collect();
         assert_eq!(chosen, ["AAA", "NMR", "BBB"]);
     }
 }

@@ -39,7 +39,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn panel(path: &Path, what: String) -> Self {
-        Error::Panel { path: path.to_path_buf(), what }
+        Error::Panel {
+            path: path.to_path_buf(),
+            what,
+        }
     }
 
     pub(crate) fn input(what: impl Into<String>) -> Self {
@@ -48,6 +51,10 @@ impl Error {
 
     pub(crate) fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_path_buf();
-        move |source| Error::Io { path, action, source }
+        move |source| Error::Io {
+            path,
+            action,
+            source,
+        }
     }
 }

@@ -39,7 +39,10 @@ struct WindowStats {
 impl WindowStats {
     fn gather(history: &History, slot: usize, day: usize) -> Self {
         let mut sums = [Sums::default(); WINDOWS.len()];
-        let mut running = Sums { max_close: f64::NEG_INFINITY, ..Sums::default() };
+        let mut running = Sums {
+            max_close: f64::NEG_INFINITY,
+            ..Sums::default()
+        };
         let returns = history.ring(Series::Return, slot);
         let logs = history.ring(Series::LogReturn, slot);
         let traded = history.ring(Series::Traded, slot);
@@ -82,7 +85,11 @@ impl WindowStats {
             if close > running.max_close {
                 running.max_close = close;
             }
-            position = if position == 0 { capacity - 1 } else { position - 1 };
+            position = if position == 0 {
+                capacity - 1
+            } else {
+                position - 1
+            };
         }
         while next < WINDOWS.len() {
             sums[next] = running;
@@ -92,7 +99,10 @@ impl WindowStats {
     }
 
     fn window(&self, window: usize) -> &Sums {
-        let index = WINDOWS.iter().position(|&w| w == window).expect("a catalogue window");
+        let index = WINDOWS
+            .iter()
+            .position(|&w| w == window)
+            .expect("a catalogue window");
         &self.sums[index]
     }
 }
@@ -119,14 +129,24 @@ fn fundamental_series(of: Fundamental) -> Series {
 }
 
 /// The value of `measure` for one stock measured at `day`.
-fn measure(history: &History, slot: usize, day: usize, stats: &WindowStats, measure: Measure) -> f64 {
+fn measure(
+    history: &History,
+    slot: usize,
+    day: usize,
+    stats: &WindowStats,
+    measure: Measure,
+) -> f64 {
     let enough = |sums: &Sums, window: usize| sums.returns >= window as f64 / 2.0;
     let cap = history.value(Series::MarketCap, slot, day);
     let per_cap = |value: f64| if cap > 0.0 { value / cap } else { f64::NAN };
     match measure {
         Measure::Return { window } => {
             let sums = stats.window(window);
-            if enough(sums, window) { sums.log_return.exp_m1() } else { f64::NAN }
+            if enough(sums, window) {
+                sums.log_return.exp_m1()
+            } else {
+                f64::NAN
+            }
         }
         Measure::Momentum { window } => {
             let (long, short) = (stats.window(window), stats.window(20));
@@ -139,11 +159,18 @@ fn measure(history: &History, slot: usize, day: usize, stats: &WindowStats, meas
         Measure::Volatility { window } => {
             moments(stats.window(window), window).map_or(f64::NAN, |(var, _, _)| var.sqrt())
         }
-        Measure::Beta { window } => moments(stats.window(window), window)
-            .map_or(f64::NAN, |(_, var_m, cov)| if var_m > 0.0 { cov / var_m } else { f64::NAN }),
+        Measure::Beta { window } => {
+            moments(stats.window(window), window).map_or(f64::NAN, |(_, var_m, cov)| {
+                if var_m > 0.0 { cov / var_m } else { f64::NAN }
+            })
+        }
         Measure::IdiosyncraticVolatility { window } => moments(stats.window(window), window)
             .map_or(f64::NAN, |(var_r, var_m, cov)| {
-                if var_m > 0.0 { (var_r - cov * cov / var_m).max(0.0).sqrt() } else { f64::NAN }
+                if var_m > 0.0 {
+                    (var_r - cov * cov / var_m).max(0.0).sqrt()
+                } else {
+                    f64::NAN
+                }
             }),
         Measure::Liquidity { window } => {
             let sums = stats.window(window);
@@ -193,22 +220,38 @@ fn measure(history: &History, slot: usize, day: usize, stats: &WindowStats, meas
                 _ => f64::NAN,
             }
         }
-        Measure::Size => if cap > 0.0 { cap.ln() } else { f64::NAN },
+        Measure::Size => {
+            if cap > 0.0 {
+                cap.ln()
+            } else {
+                f64::NAN
+            }
+        }
         Measure::Yield { of } => per_cap(history.value(fundamental_series(of), slot, day)),
         Measure::ReturnOnEquity => {
             let book = history.value(Series::BookValue, slot, day);
             let earnings = history.value(Series::Earnings, slot, day);
-            if book > 0.0 { earnings / book } else { f64::NAN }
+            if book > 0.0 {
+                earnings / book
+            } else {
+                f64::NAN
+            }
         }
         Measure::Margin => {
             let sales = history.value(Series::Sales, slot, day);
             let earnings = history.value(Series::Earnings, slot, day);
-            if sales > 0.0 { earnings / sales } else { f64::NAN }
+            if sales > 0.0 {
+                earnings / sales
+            } else {
+                f64::NAN
+            }
         }
         Measure::Growth { of, window } => {
             let series = fundamental_series(of);
             let now = history.value(series, slot, day);
-            let then = day.checked_sub(window).map_or(f64::NAN, |then| history.value(series, slot, then));
+            let then = day
+                .checked_sub(window)
+                .map_or(f64::NAN, |then| history.value(series, slot, then));
             per_cap(now - then)
         }
     }
@@ -216,7 +259,12 @@ fn measure(history: &History, slot: usize, day: usize, stats: &WindowStats, meas
 
 /// The raw values of `features` for the stocks `slots` on day `day`: one column per feature,
 /// one value per stock, NaN where missing. Reads history up to `day` only.
-pub fn raw_features(history: &History, day: usize, slots: &[usize], features: &[FeatureDef]) -> Vec<Vec<f64>> {
+pub fn raw_features(
+    history: &History,
+    day: usize,
+    slots: &[usize],
+    features: &[FeatureDef],
+) -> Vec<Vec<f64>> {
     let lags: Vec<usize> = LAGS
         .into_iter()
         .filter(|lag| features.iter().any(|feature| feature.lag == *lag))
@@ -227,12 +275,18 @@ pub fn raw_features(history: &History, day: usize, slots: &[usize], features: &[
         .map(|&slot| {
             let stats: Vec<Option<WindowStats>> = lags
                 .iter()
-                .map(|&lag| day.checked_sub(lag).map(|at| WindowStats::gather(history, slot, at)))
+                .map(|&lag| {
+                    day.checked_sub(lag)
+                        .map(|at| WindowStats::gather(history, slot, at))
+                })
                 .collect();
             features
                 .iter()
                 .map(|feature| {
-                    let index = lags.iter().position(|&lag| lag == feature.lag).expect("gathered");
+                    let index = lags
+                        .iter()
+                        .position(|&lag| lag == feature.lag)
+                        .expect("gathered");
                     match (&stats[index], day.checked_sub(feature.lag)) {
                         (Some(stats), Some(at)) => {
                             let value = measure(history, slot, at, stats, feature.measure);
@@ -251,11 +305,14 @@ pub fn raw_features(history: &History, day: usize, slots: &[usize], features: &[
     drop(rows);
     let sectors = groups(slots, |slot| &history.stock(slot).sector);
     let countries = groups(slots, |slot| &history.stock(slot).country);
-    columns.par_iter_mut().zip(features).for_each(|(column, feature)| match feature.relative {
-        Relative::Raw => {}
-        Relative::Sector => subtract_group_means(column, &sectors),
-        Relative::Country => subtract_group_means(column, &countries),
-    });
+    columns
+        .par_iter_mut()
+        .zip(features)
+        .for_each(|(column, feature)| match feature.relative {
+            Relative::Raw => {}
+            Relative::Sector => subtract_group_means(column, &sectors),
+            Relative::Country => subtract_group_means(column, &countries),
+        });
     columns
 }
 

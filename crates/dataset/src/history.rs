@@ -106,7 +106,11 @@ impl History {
                 day.earnings.get(row).copied().unwrap_or(f64::NAN),
                 day.sales.get(row).copied().unwrap_or(f64::NAN),
                 day.dividends.get(row).copied().unwrap_or(f64::NAN),
-                if day.ret[row].is_finite() { day.ret[row].max(-0.999_999).ln_1p() } else { 0.0 },
+                if day.ret[row].is_finite() {
+                    day.ret[row].max(-0.999_999).ln_1p()
+                } else {
+                    0.0
+                },
             ];
             for (series, value) in self.series.iter_mut().zip(values) {
                 series[at] = value;

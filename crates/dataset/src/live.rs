@@ -9,7 +9,9 @@ use std::path::Path;
 use jiff::civil::Date;
 
 use crate::Error;
-use crate::classic::{DataFile, VersionRecipe, data_columns, era_rows, live_key, predict, HISTORY_DAYS};
+use crate::classic::{
+    DataFile, HISTORY_DAYS, VersionRecipe, data_columns, era_rows, live_key, predict,
+};
 use crate::history::History;
 use crate::ids::IdKey;
 use crate::output::{FileEntry, Files};
@@ -51,7 +53,14 @@ pub fn build_live(
 ) -> Result<Vec<FileEntry>, Error> {
     let history = history_until(panel, date, min_stocks)?;
     let today = history.days() - 1;
-    let rows = era_rows(&history, today, &live_key(date), &version.recipe, key, Some(0))?;
+    let rows = era_rows(
+        &history,
+        today,
+        &live_key(date),
+        &version.recipe,
+        key,
+        Some(0),
+    )?;
     let mut live = DataFile::create(files, "live.parquet", &data_columns(&version.recipe))?;
     live.write_era(&rows, &label(version.first_week, date), "live")?;
     let prediction = [("prediction".to_string(), Kind::Float64)];
@@ -82,10 +91,24 @@ pub fn build_targets(
     columns.extend(target_names().into_iter().map(|name| (name, Kind::Float32)));
     let mut out = DataFile::create(files, "targets.parquet", &columns)?;
     for scoring_day in (1..=SCORING_DAYS).rev() {
-        let Some(era_day) = today.checked_sub(LAG + scoring_day) else { continue };
+        let Some(era_day) = today.checked_sub(LAG + scoring_day) else {
+            continue;
+        };
         let era_date = history.date(era_day);
-        let rows = era_rows(&history, era_day, &live_key(era_date), &version.recipe, key, Some(scoring_day))?;
-        out.write_targets(&rows, &label(version.first_week, era_date), &era_date.to_string(), scoring_day)?;
+        let rows = era_rows(
+            &history,
+            era_day,
+            &live_key(era_date),
+            &version.recipe,
+            key,
+            Some(scoring_day),
+        )?;
+        out.write_targets(
+            &rows,
+            &label(version.first_week, era_date),
+            &era_date.to_string(),
+            scoring_day,
+        )?;
     }
     out.finish()
 }

@@ -37,12 +37,18 @@ pub struct Hashing<W> {
 impl<W: Write> Hashing<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Flushes and gives the entry for a file named `name` with `rows` rows.
     pub fn entry(mut self, name: &str, rows: usize) -> Result<FileEntry, Error> {
-        self.inner.flush().map_err(Error::io(std::path::Path::new(name), "write"))?;
+        self.inner
+            .flush()
+            .map_err(Error::io(std::path::Path::new(name), "write"))?;
         let digest = self.hasher.finalize();
         Ok(FileEntry {
             name: name.to_string(),
@@ -67,11 +73,16 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// Writes `value` as pretty JSON to `name` and returns its entry.
-pub fn write_json(files: &mut dyn Files, name: &str, value: &impl Serialize) -> Result<FileEntry, Error> {
+pub fn write_json(
+    files: &mut dyn Files,
+    name: &str,
+    value: &impl Serialize,
+) -> Result<FileEntry, Error> {
     let mut sink = Hashing::new(files.create(name)?);
     serde_json::to_writer_pretty(&mut sink, value)
         .map_err(|error| Error::input(format!("cannot encode {name}: {error}")))?;
-    sink.write_all(b"\n").map_err(Error::io(std::path::Path::new(name), "write"))?;
+    sink.write_all(b"\n")
+        .map_err(Error::io(std::path::Path::new(name), "write"))?;
     sink.entry(name, 0)
 }
 

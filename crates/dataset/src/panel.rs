@@ -85,9 +85,14 @@ impl PanelKind {
     }
 
     fn schema(self) -> Arc<Schema> {
-        let text = self.text_columns().iter().map(|name| Field::new(*name, DataType::Utf8, false));
-        let numbers =
-            self.number_columns().iter().map(|name| Field::new(*name, DataType::Float64, true));
+        let text = self
+            .text_columns()
+            .iter()
+            .map(|name| Field::new(*name, DataType::Utf8, false));
+        let numbers = self
+            .number_columns()
+            .iter()
+            .map(|name| Field::new(*name, DataType::Float64, true));
         Arc::new(Schema::new(text.chain(numbers).collect::<Vec<_>>()))
     }
 }
@@ -127,7 +132,10 @@ pub struct PanelDay {
 impl PanelDay {
     /// An empty day at `date`.
     pub fn new(date: Date) -> Self {
-        Self { date: Some(date), ..Self::default() }
+        Self {
+            date: Some(date),
+            ..Self::default()
+        }
     }
 
     /// The date (every day read or built has one).
@@ -148,14 +156,23 @@ impl PanelDay {
     fn number_columns(&self, kind: PanelKind) -> Vec<&Vec<f64>> {
         let mut columns = vec![&self.close, &self.ret, &self.volume, &self.market_cap];
         if kind == PanelKind::Stocks {
-            columns.extend([&self.book_value, &self.earnings, &self.sales, &self.dividends]);
+            columns.extend([
+                &self.book_value,
+                &self.earnings,
+                &self.sales,
+                &self.dividends,
+            ]);
         }
         columns
     }
 
     fn number_columns_mut(&mut self, kind: PanelKind) -> Vec<&mut Vec<f64>> {
-        let mut columns =
-            vec![&mut self.close, &mut self.ret, &mut self.volume, &mut self.market_cap];
+        let mut columns = vec![
+            &mut self.close,
+            &mut self.ret,
+            &mut self.volume,
+            &mut self.market_cap,
+        ];
         if kind == PanelKind::Stocks {
             columns.extend([
                 &mut self.book_value,
@@ -182,7 +199,9 @@ pub struct PanelWriter<W: Write + Send> {
 impl<W: Write + Send> PanelWriter<W> {
     /// Starts a panel of `kind` in `sink`.
     pub fn new(sink: W, kind: PanelKind) -> Result<Self, Error> {
-        let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
         let writer = ArrowWriter::try_new(sink, kind.schema(), Some(properties))?;
         Ok(Self { kind, writer })
     }
@@ -191,15 +210,20 @@ impl<W: Write + Send> PanelWriter<W> {
     pub fn write_day(&mut self, day: &PanelDay) -> Result<(), Error> {
         let rows = day.len();
         let date = day.date().to_string();
-        let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&date, rows)))];
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(&date, rows),
+        ))];
         columns.push(Arc::new(StringArray::from_iter_values(&day.ticker)));
         if self.kind == PanelKind::Stocks {
             columns.push(Arc::new(StringArray::from_iter_values(&day.country)));
             columns.push(Arc::new(StringArray::from_iter_values(&day.sector)));
         }
         for values in day.number_columns(self.kind) {
-            assert_eq!(values.len(), rows, "every column of a panel day has one value per ticker");
+            assert_eq!(
+                values.len(),
+                rows,
+                "every column of a panel day has one value per ticker"
+            );
             columns.push(Arc::new(Float64Array::from(values.clone())));
         }
         let batch = RecordBatch::try_new(self.kind.schema(), columns)?;
@@ -222,8 +246,8 @@ pub struct PanelReader {
     path: PathBuf,
     kind: PanelKind,
     batches: ParquetRecordBatchReader,
-    /// The current batch and the next row of it to read.
-    batch: Option<RecordBatch>,
+    /// The current batch, decoded once, and the next row of it to read.
+    batch: Option<Decoded>,
     row: usize,
     /// The day being gathered (its date is known once its first row is read).
     pending: Option<PanelDay>,
@@ -259,7 +283,11 @@ impl PanelReader {
                 format!(
                     "lacks the column(s) {}; a {} panel needs {} (see `numerus data --help`)",
                     missing.join(", "),
-                    if kind == PanelKind::Stocks { "stock" } else { "crypto" },
+                    if kind == PanelKind::Stocks {
+                        "stock"
+                    } else {
+                        "crypto"
+                    },
                     wanted.copied().collect::<Vec<_>>().join(", ")
                 ),
             ));
@@ -319,12 +347,17 @@ impl PanelReader {
     /// The next date of the panel, or `None` at the end.
     pub fn next_day(&mut self) -> Result<Option<PanelDay>, Error> {
         loop {
-            if self.batch.as_ref().is_none_or(|batch| self.row >= batch.num_rows()) {
+            if self
+                .batch
+                .as_ref()
+                .is_none_or(|batch| self.row >= batch.dates.len())
+            {
                 match self.batches.next() {
                     Some(batch) => {
-                        self.batch = Some(batch.map_err(|source| {
+                        let batch = batch.map_err(|source| {
                             Error::panel(&self.path, format!("cannot be read: {source}"))
-                        })?);
+                        })?;
+                        self.batch = Some(Decoded::new(&batch, self.kind, self.rows_read)?);
                         self.row = 0;
                         continue;
                     }
@@ -339,8 +372,8 @@ impl PanelReader {
                     }
                 }
             }
-            let batch = self.batch.take().expect("a batch is loaded");
-            let outcome = self.take_rows(&batch);
+            let mut batch = self.batch.take().expect("a batch is loaded");
+            let outcome = self.take_rows(&mut batch);
             self.batch = Some(batch);
             if let Some(day) = outcome? {
                 return Ok(Some(day));
@@ -350,19 +383,11 @@ impl PanelReader {
 
     /// Copies rows of `batch` into the pending day until the date changes (returning the
     /// finished day) or the batch ends.
-    fn take_rows(&mut self, batch: &RecordBatch) -> Result<Option<PanelDay>, Error> {
-        let text_count = self.kind.text_columns().len();
-        let dates = DateColumn::new(batch.column(0));
-        let text: Vec<Vec<&str>> = (1..text_count)
-            .map(|column| text_values(batch.column(column)))
-            .collect();
-        let numbers: Vec<Vec<f64>> = (text_count..batch.num_columns())
-            .map(|column| number_values(batch.column(column)))
-            .collect();
-        while self.row < batch.num_rows() {
+    fn take_rows(&mut self, batch: &mut Decoded) -> Result<Option<PanelDay>, Error> {
+        while self.row < batch.dates.len() {
             let row = self.row;
             let line = self.rows_read + 1;
-            let date = dates.get(row, line)?;
+            let date = batch.dates[row];
             if let Some(day) = &self.pending
                 && day.date() != date
             {
@@ -373,14 +398,14 @@ impl PanelReader {
                 self.start_day(date, line)?;
             }
             let day = self.pending.as_mut().expect("started above");
-            let ticker = text[0][row];
+            let ticker = std::mem::take(&mut batch.text[0][row]);
             if ticker.is_empty() {
                 return Err(Error::panel(
                     &self.path,
                     format!("row {line} has an empty `{}`", self.kind.key_column()),
                 ));
             }
-            if !self.seen.insert(ticker.to_string()) {
+            if !self.seen.insert(ticker.clone()) {
                 return Err(Error::panel(
                     &self.path,
                     format!(
@@ -389,12 +414,16 @@ impl PanelReader {
                     ),
                 ));
             }
-            day.ticker.push(ticker.to_string());
+            day.ticker.push(ticker);
             if self.kind == PanelKind::Stocks {
-                day.country.push(text[1][row].to_string());
-                day.sector.push(text[2][row].to_string());
+                day.country.push(std::mem::take(&mut batch.text[1][row]));
+                day.sector.push(std::mem::take(&mut batch.text[2][row]));
             }
-            for (values, column) in day.number_columns_mut(self.kind).into_iter().zip(&numbers) {
+            for (values, column) in day
+                .number_columns_mut(self.kind)
+                .into_iter()
+                .zip(&batch.numbers)
+            {
                 values.push(column[row]);
             }
             self.row += 1;
@@ -449,6 +478,48 @@ impl PanelReader {
     }
 }
 
+/// A batch of panel rows decoded into owned columns.
+struct Decoded {
+    dates: Vec<Date>,
+    /// The text columns after `date`: the key, then (stocks) country and sector.
+    text: Vec<Vec<String>>,
+    numbers: Vec<Vec<f64>>,
+}
+
+impl Decoded {
+    /// Decodes `batch`, whose first row is row `rows_before + 1` of the file.
+    fn new(batch: &RecordBatch, kind: PanelKind, rows_before: usize) -> Result<Self, Error> {
+        let text_count = kind.text_columns().len();
+        let column = DateColumn::new(batch.column(0));
+        let mut dates = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let date = match (&column, dates.last()) {
+                (DateColumn::Text(text), Some(&last)) if row > 0 && text[row] == text[row - 1] => {
+                    last
+                }
+                _ => column.get(row, rows_before + row + 1)?,
+            };
+            dates.push(date);
+        }
+        let text = (1..text_count)
+            .map(|index| {
+                text_values(batch.column(index))
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        let numbers = (text_count..batch.num_columns())
+            .map(|index| number_values(batch.column(index)))
+            .collect();
+        Ok(Self {
+            dates,
+            text,
+            numbers,
+        })
+    }
+}
+
 /// The `date` column of a batch: text or date32.
 enum DateColumn<'a> {
     Text(Vec<&'a str>),
@@ -473,9 +544,11 @@ impl<'a> DateColumn<'a> {
             }),
             DateColumn::Days(values) => {
                 let epoch = Date::constant(1970, 1, 1);
-                epoch.checked_add(jiff::Span::new().days(values.value(row))).map_err(|_| {
-                    Error::Input { what: format!("row {line}: date out of range") }
-                })
+                epoch
+                    .checked_add(jiff::Span::new().days(values.value(row)))
+                    .map_err(|_| Error::Input {
+                        what: format!("row {line}: date out of range"),
+                    })
             }
         }
     }
@@ -484,9 +557,21 @@ impl<'a> DateColumn<'a> {
 /// A string column's values ("" for a null).
 fn text_values(array: &ArrayRef) -> Vec<&str> {
     match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().iter().map(|v| v.unwrap_or("")).collect(),
-        DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|v| v.unwrap_or("")).collect(),
-        DataType::Utf8View => array.as_string_view().iter().map(|v| v.unwrap_or("")).collect(),
+        DataType::Utf8 => array
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::LargeUtf8 => array
+            .as_string::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::Utf8View => array
+            .as_string_view()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
         other => unreachable!("checked at open: {other}"),
     }
 }
@@ -497,13 +582,25 @@ fn number_values(array: &ArrayRef) -> Vec<f64> {
         DataType::Float64 => {
             let values = array.as_primitive::<Float64Type>();
             (0..values.len())
-                .map(|i| if values.is_null(i) { f64::NAN } else { values.value(i) })
+                .map(|i| {
+                    if values.is_null(i) {
+                        f64::NAN
+                    } else {
+                        values.value(i)
+                    }
+                })
                 .collect()
         }
         DataType::Float32 => {
             let values = array.as_primitive::<Float32Type>();
             (0..values.len())
-                .map(|i| if values.is_null(i) { f64::NAN } else { f64::from(values.value(i)) })
+                .map(|i| {
+                    if values.is_null(i) {
+                        f64::NAN
+                    } else {
+                        f64::from(values.value(i))
+                    }
+                })
                 .collect()
         }
         other => unreachable!("checked at open: {other}"),
@@ -529,13 +626,17 @@ pub fn scan_dates(path: &Path) -> Result<Vec<Date>, Error> {
     let mut previous = String::new();
     let mut line = 0;
     for batch in batches {
-        let batch = batch.map_err(|source| Error::panel(path, format!("cannot be read: {source}")))?;
+        let batch =
+            batch.map_err(|source| Error::panel(path, format!("cannot be read: {source}")))?;
         let column = batch.column(0);
         if !matches!(
             column.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Date32
         ) {
-            return Err(Error::panel(path, "column `date` must be a string or a date32".to_string()));
+            return Err(Error::panel(
+                path,
+                "column `date` must be a string or a date32".to_string(),
+            ));
         }
         let values = DateColumn::new(column);
         for row in 0..batch.num_rows() {

@@ -57,7 +57,8 @@ pub struct Plan {
 /// The Monday of `date`'s week.
 fn monday(date: Date) -> Date {
     let back = i64::from(date.weekday().to_monday_zero_offset());
-    date.checked_sub(jiff::Span::new().days(back)).expect("dates are far from the calendar's ends")
+    date.checked_sub(jiff::Span::new().days(back))
+        .expect("dates are far from the calendar's ends")
 }
 
 /// The label of the era of the week of `date`, counting from the week of `first_week`.
@@ -88,11 +89,17 @@ impl Plan {
         for (day, &date) in dates.iter().enumerate().skip(LOOKBACK - 1) {
             let week_ends = day == last || monday(dates[day + 1]) != monday(date);
             if week_ends && day != last {
-                eras.push(Era { label: label(first_week, date), date, day, split: Split::Incomplete });
+                eras.push(Era {
+                    label: label(first_week, date),
+                    date,
+                    day,
+                    split: Split::Incomplete,
+                });
             }
         }
-        let complete: Vec<usize> =
-            (0..eras.len()).filter(|&era| eras[era].day + LAG + HORIZONS[0] <= last).collect();
+        let complete: Vec<usize> = (0..eras.len())
+            .filter(|&era| eras[era].day + LAG + HORIZONS[0] <= last)
+            .collect();
         if complete.len() < 4 {
             return Err(Error::input(format!(
                 "the panel gives only {} eras with known targets; add history (each era needs \
@@ -121,7 +128,10 @@ impl Plan {
             ));
         }
         let live = dates[last];
-        Ok(Self { eras, live: (live, label(first_week, live)) })
+        Ok(Self {
+            eras,
+            live: (live, label(first_week, live)),
+        })
     }
 
     /// The eras with this split.
@@ -150,12 +160,28 @@ mod tests {
     fn eras_are_fridays_labelled_by_week_with_an_embargo_before_validation() {
         let dates = business_days(1300);
         let plan = Plan::new(&dates, 0.25).unwrap();
-        assert!(plan.eras.iter().all(|era| era.date.weekday() == jiff::civil::Weekday::Friday));
+        assert!(
+            plan.eras
+                .iter()
+                .all(|era| era.date.weekday() == jiff::civil::Weekday::Friday)
+        );
         assert_eq!(plan.eras[0].label, "0001");
-        let labels: Vec<u32> = plan.eras.iter().map(|era| era.label.parse().unwrap()).collect();
+        let labels: Vec<u32> = plan
+            .eras
+            .iter()
+            .map(|era| era.label.parse().unwrap())
+            .collect();
         assert!(labels.windows(2).all(|pair| pair[1] == pair[0] + 1));
-        let last_train = plan.eras.iter().rfind(|era| era.split == Split::Train).unwrap();
-        let first_validation = plan.eras.iter().find(|era| era.split == Split::Validation).unwrap();
+        let last_train = plan
+            .eras
+            .iter()
+            .rfind(|era| era.split == Split::Train)
+            .unwrap();
+        let first_validation = plan
+            .eras
+            .iter()
+            .find(|era| era.split == Split::Validation)
+            .unwrap();
         assert!(last_train.day + LAG + 60 < first_validation.day);
         assert!(plan.count(Split::Embargo) >= 12);
         assert_eq!(plan.live.0, dates[1299]);
@@ -166,14 +192,20 @@ mod tests {
         let long = Plan::new(&business_days(1300), 0.25).unwrap();
         let short = Plan::new(&business_days(900), 0.25).unwrap();
         for era in &short.eras {
-            let same = long.eras.iter().find(|other| other.date == era.date).unwrap();
+            let same = long
+                .eras
+                .iter()
+                .find(|other| other.date == era.date)
+                .unwrap();
             assert_eq!(same.label, era.label);
         }
     }
 
     #[test]
     fn a_short_panel_is_refused_with_what_it_needs() {
-        let error = Plan::new(&business_days(200), 0.25).unwrap_err().to_string();
+        let error = Plan::new(&business_days(200), 0.25)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("200 dates"), "{error}");
     }
 }

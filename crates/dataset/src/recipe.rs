@@ -250,7 +250,12 @@ impl Recipe {
                         break name;
                     }
                 };
-                FeatureDef { name, measure, lag, relative }
+                FeatureDef {
+                    name,
+                    measure,
+                    lag,
+                    relative,
+                }
             })
             .collect();
         Ok(Self { features })
@@ -258,7 +263,10 @@ impl Recipe {
 
     /// The feature names in file order.
     pub fn names(&self) -> Vec<String> {
-        self.features.iter().map(|feature| feature.name.clone()).collect()
+        self.features
+            .iter()
+            .map(|feature| feature.name.clone())
+            .collect()
     }
 
     /// The feature sets: `small` (about 1/16 of the features, at least one), `medium` (about a
@@ -335,7 +343,9 @@ mod tests {
 
     #[test]
     fn too_many_features_is_refused_with_the_maximum() {
-        let error = Recipe::draw(catalogue_size() + 1, 0).unwrap_err().to_string();
+        let error = Recipe::draw(catalogue_size() + 1, 0)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(&catalogue_size().to_string()), "{error}");
     }
 

@@ -131,12 +131,18 @@ pub enum Factor {
 impl Factor {
     /// Whether the factor reads the stock's price path directly (not through a [`Measure`]).
     fn is_technical(self) -> bool {
-        matches!(self, Factor::Price | Factor::Ppo { .. } | Factor::Rsi { .. } | Factor::Trix { .. })
+        matches!(
+            self,
+            Factor::Price | Factor::Ppo { .. } | Factor::Rsi { .. } | Factor::Trix { .. }
+        )
     }
 
     /// Whether the factor is ranked within the stock's country before binning.
     fn by_country(self) -> bool {
-        matches!(self, Factor::Ppo { .. } | Factor::Rsi { .. } | Factor::Trix { .. })
+        matches!(
+            self,
+            Factor::Ppo { .. } | Factor::Rsi { .. } | Factor::Trix { .. }
+        )
     }
 }
 
@@ -146,38 +152,110 @@ pub const COUNTRY_FEATURE: &str = "feature_country";
 /// The binned factor features, in file order (Numerai's names, in Numerai's order), and what
 /// each measures. Windows are business days: 12 weeks = 60, 26 weeks = 120, 52 weeks = 250.
 pub const FACTORS: [(&str, Factor); 22] = [
-    ("feature_adv_20d_factor", Factor::Measure(Measure::Liquidity { window: 20 })),
-    ("feature_beta_factor", Factor::Measure(Measure::Beta { window: 250 })),
-    ("feature_book_to_price_factor", Factor::Measure(Measure::Yield { of: Fundamental::BookValue })),
-    ("feature_dividend_yield_factor", Factor::Measure(Measure::Yield { of: Fundamental::Dividends })),
-    ("feature_earnings_yield_factor", Factor::Measure(Measure::Yield { of: Fundamental::Earnings })),
+    (
+        "feature_adv_20d_factor",
+        Factor::Measure(Measure::Liquidity { window: 20 }),
+    ),
+    (
+        "feature_beta_factor",
+        Factor::Measure(Measure::Beta { window: 250 }),
+    ),
+    (
+        "feature_book_to_price_factor",
+        Factor::Measure(Measure::Yield {
+            of: Fundamental::BookValue,
+        }),
+    ),
+    (
+        "feature_dividend_yield_factor",
+        Factor::Measure(Measure::Yield {
+            of: Fundamental::Dividends,
+        }),
+    ),
+    (
+        "feature_earnings_yield_factor",
+        Factor::Measure(Measure::Yield {
+            of: Fundamental::Earnings,
+        }),
+    ),
     (
         "feature_growth_factor",
-        Factor::Measure(Measure::Growth { of: Fundamental::Earnings, window: 250 }),
+        Factor::Measure(Measure::Growth {
+            of: Fundamental::Earnings,
+            window: 250,
+        }),
     ),
-    ("feature_impact_cost_factor", Factor::Measure(Measure::Illiquidity { window: 20 })),
+    (
+        "feature_impact_cost_factor",
+        Factor::Measure(Measure::Illiquidity { window: 20 }),
+    ),
     ("feature_market_cap_factor", Factor::Measure(Measure::Size)),
-    ("feature_momentum_12w_factor", Factor::Measure(Measure::Return { window: 60 })),
-    ("feature_momentum_26w_factor", Factor::Measure(Measure::Return { window: 120 })),
-    ("feature_momentum_52w_factor", Factor::Measure(Measure::Return { window: 250 })),
-    ("feature_momentum_52w_less_4w_factor", Factor::Measure(Measure::Momentum { window: 250 })),
-    ("feature_ppo_60d_130d_country_ranknorm", Factor::Ppo { fast: 60, slow: 130 }),
-    ("feature_ppo_60d_90d_country_ranknorm", Factor::Ppo { fast: 60, slow: 90 }),
+    (
+        "feature_momentum_12w_factor",
+        Factor::Measure(Measure::Return { window: 60 }),
+    ),
+    (
+        "feature_momentum_26w_factor",
+        Factor::Measure(Measure::Return { window: 120 }),
+    ),
+    (
+        "feature_momentum_52w_factor",
+        Factor::Measure(Measure::Return { window: 250 }),
+    ),
+    (
+        "feature_momentum_52w_less_4w_factor",
+        Factor::Measure(Measure::Momentum { window: 250 }),
+    ),
+    (
+        "feature_ppo_60d_130d_country_ranknorm",
+        Factor::Ppo {
+            fast: 60,
+            slow: 130,
+        },
+    ),
+    (
+        "feature_ppo_60d_90d_country_ranknorm",
+        Factor::Ppo { fast: 60, slow: 90 },
+    ),
     ("feature_price_factor", Factor::Price),
-    ("feature_rsi_130d_country_ranknorm", Factor::Rsi { window: 130 }),
-    ("feature_rsi_60d_country_ranknorm", Factor::Rsi { window: 60 }),
-    ("feature_rsi_90d_country_ranknorm", Factor::Rsi { window: 90 }),
-    ("feature_trix_130d_country_ranknorm", Factor::Trix { window: 130 }),
-    ("feature_trix_60d_country_ranknorm", Factor::Trix { window: 60 }),
+    (
+        "feature_rsi_130d_country_ranknorm",
+        Factor::Rsi { window: 130 },
+    ),
+    (
+        "feature_rsi_60d_country_ranknorm",
+        Factor::Rsi { window: 60 },
+    ),
+    (
+        "feature_rsi_90d_country_ranknorm",
+        Factor::Rsi { window: 90 },
+    ),
+    (
+        "feature_trix_130d_country_ranknorm",
+        Factor::Trix { window: 130 },
+    ),
+    (
+        "feature_trix_60d_country_ranknorm",
+        Factor::Trix { window: 60 },
+    ),
     ("feature_value_factor", Factor::Value),
-    ("feature_volatility_factor", Factor::Measure(Measure::Volatility { window: 60 })),
+    (
+        "feature_volatility_factor",
+        Factor::Measure(Measure::Volatility { window: 60 }),
+    ),
 ];
 
 /// The yields [`Factor::Value`] combines.
 const VALUE_PARTS: [Measure; 3] = [
-    Measure::Yield { of: Fundamental::BookValue },
-    Measure::Yield { of: Fundamental::Earnings },
-    Measure::Yield { of: Fundamental::Sales },
+    Measure::Yield {
+        of: Fundamental::BookValue,
+    },
+    Measure::Yield {
+        of: Fundamental::Earnings,
+    },
+    Measure::Yield {
+        of: Fundamental::Sales,
+    },
 ];
 
 /// The measure the sample weights come from: log mean traded value over 20 days.
@@ -234,7 +312,10 @@ pub struct SignalsReport {
 
 /// Every feature column name: `feature_country`, then the factors.
 pub fn feature_names() -> Vec<String> {
-    std::iter::once(COUNTRY_FEATURE).chain(FACTORS.iter().map(|(name, _)| *name)).map(String::from).collect()
+    std::iter::once(COUNTRY_FEATURE)
+        .chain(FACTORS.iter().map(|(name, _)| *name))
+        .map(String::from)
+        .collect()
 }
 
 /// The neutralizer's columns, fixed for a panel: the styles, then one dummy per sector and
@@ -250,7 +331,10 @@ impl Layout {
     fn new(sectors: BTreeSet<String>, countries: BTreeSet<String>) -> Self {
         let sectors: Vec<String> = sectors.into_iter().collect();
         let countries: Vec<String> = countries.into_iter().collect();
-        let mut names: Vec<String> = STYLE_NEUTRALIZERS.iter().map(|name| name.to_string()).collect();
+        let mut names: Vec<String> = STYLE_NEUTRALIZERS
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
         let mut taken: HashSet<String> = names.iter().cloned().collect();
         for (kind, values) in [("sector", &sectors), ("country", &countries)] {
             for value in values.iter().skip(1) {
@@ -264,7 +348,11 @@ impl Layout {
                 names.push(name);
             }
         }
-        Self { sectors, countries, names }
+        Self {
+            sectors,
+            countries,
+            names,
+        }
     }
 }
 
@@ -272,10 +360,20 @@ impl Layout {
 fn slug(value: &str) -> String {
     let slug: String = value
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let slug = slug.trim_matches('_').to_string();
-    if slug.is_empty() { "unnamed".to_string() } else { slug }
+    if slug.is_empty() {
+        "unnamed".to_string()
+    } else {
+        slug
+    }
 }
 
 /// The distinct sectors and countries of a stock panel, reading only those two columns.
@@ -301,10 +399,15 @@ fn scan_groups(path: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), Erro
         .map_err(|source| Error::panel(path, format!("cannot be read: {source}")))?;
     let (mut sectors, mut countries) = (BTreeSet::new(), BTreeSet::new());
     for batch in batches {
-        let batch = batch.map_err(|source| Error::panel(path, format!("cannot be read: {source}")))?;
-        let (sector, country) =
-            if sector_first { (batch.column(0), batch.column(1)) } else { (batch.column(1), batch.column(0)) };
-        collect_text(sector, &mut sectors).ok_or_else(|| Error::panel(path, "column `sector` must be a string".into()))?;
+        let batch =
+            batch.map_err(|source| Error::panel(path, format!("cannot be read: {source}")))?;
+        let (sector, country) = if sector_first {
+            (batch.column(0), batch.column(1))
+        } else {
+            (batch.column(1), batch.column(0))
+        };
+        collect_text(sector, &mut sectors)
+            .ok_or_else(|| Error::panel(path, "column `sector` must be a string".into()))?;
         collect_text(country, &mut countries)
             .ok_or_else(|| Error::panel(path, "column `country` must be a string".into()))?;
     }
@@ -333,7 +436,13 @@ fn collect_text(array: &dyn Array, into: &mut BTreeSet<String>) -> Option<()> {
 fn raw_factors(history: &History, day: usize, slots: &[usize]) -> Vec<Vec<f64>> {
     let mut measures: Vec<Measure> = FACTORS
         .iter()
-        .filter_map(|(_, factor)| if let Factor::Measure(measure) = factor { Some(*measure) } else { None })
+        .filter_map(|(_, factor)| {
+            if let Factor::Measure(measure) = factor {
+                Some(*measure)
+            } else {
+                None
+            }
+        })
         .collect();
     for part in VALUE_PARTS {
         if !measures.contains(&part) {
@@ -342,11 +451,24 @@ fn raw_factors(history: &History, day: usize, slots: &[usize]) -> Vec<Vec<f64>> 
     }
     let defs: Vec<FeatureDef> = measures
         .iter()
-        .map(|&measure| FeatureDef { name: String::new(), measure, lag: 0, relative: Relative::Raw })
+        .map(|&measure| FeatureDef {
+            name: String::new(),
+            measure,
+            lag: 0,
+            relative: Relative::Raw,
+        })
         .collect();
     let measured = raw_features(history, day, slots, &defs);
-    let column_of = |measure: Measure| &measured[measures.iter().position(|&m| m == measure).expect("gathered")];
-    let technical: Vec<Vec<f64>> = slots.par_iter().map(|&slot| technical_row(history, slot, day)).collect();
+    let column_of = |measure: Measure| {
+        &measured[measures
+            .iter()
+            .position(|&m| m == measure)
+            .expect("gathered")]
+    };
+    let technical: Vec<Vec<f64>> = slots
+        .par_iter()
+        .map(|&slot| technical_row(history, slot, day))
+        .collect();
     let countries = groups(slots, |slot| &history.stock(slot).country);
     let mut next_technical = 0;
     FACTORS
@@ -357,7 +479,11 @@ fn raw_factors(history: &History, day: usize, slots: &[usize]) -> Vec<Vec<f64>> 
             _ => {
                 let column: Vec<f64> = technical.iter().map(|row| row[next_technical]).collect();
                 next_technical += 1;
-                if factor.by_country() { rank_within_groups(&column, &countries) } else { column }
+                if factor.by_country() {
+                    rank_within_groups(&column, &countries)
+                } else {
+                    column
+                }
             }
         })
         .collect()
@@ -366,19 +492,26 @@ fn raw_factors(history: &History, day: usize, slots: &[usize]) -> Vec<Vec<f64>> 
 /// The technical factors of [`FACTORS`] (in file order) for one stock at `day`.
 fn technical_row(history: &History, slot: usize, day: usize) -> Vec<f64> {
     let first = day.saturating_sub(TECHNICAL_DAYS - 1);
-    let closes: Vec<f64> = (first..=day).map(|at| history.value(Series::Close, slot, at)).collect();
-    let returns: Vec<f64> = (first..=day).map(|at| history.value(Series::Return, slot, at)).collect();
+    let closes: Vec<f64> = (first..=day)
+        .map(|at| history.value(Series::Close, slot, at))
+        .collect();
+    let returns: Vec<f64> = (first..=day)
+        .map(|at| history.value(Series::Return, slot, at))
+        .collect();
     FACTORS
         .iter()
         .filter(|(_, factor)| factor.is_technical())
         .map(|&(_, factor)| {
-            let value = match factor {
-                Factor::Price => closes.last().map_or(f64::NAN, |&close| if close > 0.0 { close.ln() } else { f64::NAN }),
-                Factor::Ppo { fast, slow } => ppo(&closes, fast, slow),
-                Factor::Rsi { window } => rsi(&returns, window),
-                Factor::Trix { window } => trix(&closes, window),
-                Factor::Measure(_) | Factor::Value => unreachable!("not technical"),
-            };
+            let value =
+                match factor {
+                    Factor::Price => closes.last().map_or(f64::NAN, |&close| {
+                        if close > 0.0 { close.ln() } else { f64::NAN }
+                    }),
+                    Factor::Ppo { fast, slow } => ppo(&closes, fast, slow),
+                    Factor::Rsi { window } => rsi(&returns, window),
+                    Factor::Trix { window } => trix(&closes, window),
+                    Factor::Measure(_) | Factor::Value => unreachable!("not technical"),
+                };
             if value.is_finite() { value } else { f64::NAN }
         })
         .collect()
@@ -394,7 +527,11 @@ fn ema(values: &[f64], span: usize) -> Vec<f64> {
         .iter()
         .map(|&value| {
             if value.is_finite() {
-                average = if average.is_finite() { average + alpha * (value - average) } else { value };
+                average = if average.is_finite() {
+                    average + alpha * (value - average)
+                } else {
+                    value
+                };
             }
             average
         })
@@ -425,11 +562,22 @@ fn rsi(returns: &[f64], window: usize) -> f64 {
         return f64::NAN;
     }
     let recent = &returns[returns.len().saturating_sub(window)..];
-    let (gains, losses) = recent
-        .iter()
-        .filter(|r| r.is_finite())
-        .fold((0.0, 0.0), |(gains, losses), &r| if r > 0.0 { (gains + r, losses) } else { (gains, losses - r) });
-    if gains + losses > 0.0 { gains / (gains + losses) } else { f64::NAN }
+    let (gains, losses) =
+        recent
+            .iter()
+            .filter(|r| r.is_finite())
+            .fold((0.0, 0.0), |(gains, losses), &r| {
+                if r > 0.0 {
+                    (gains + r, losses)
+                } else {
+                    (gains, losses - r)
+                }
+            });
+    if gains + losses > 0.0 {
+        gains / (gains + losses)
+    } else {
+        f64::NAN
+    }
 }
 
 /// The last one-day change of the triple EMA of the closes.
@@ -439,7 +587,11 @@ fn trix(closes: &[f64], window: usize) -> f64 {
     }
     let triple = ema(&ema(&ema(closes, window), window), window);
     let (today, yesterday) = (triple[triple.len() - 1], triple[triple.len() - 2]);
-    if yesterday > 0.0 { today / yesterday - 1.0 } else { f64::NAN }
+    if yesterday > 0.0 {
+        today / yesterday - 1.0
+    } else {
+        f64::NAN
+    }
 }
 
 /// The mean of each stock's era percentiles of the `parts` it has (NaN if none).
@@ -447,10 +599,13 @@ fn value_composite(parts: &[&Vec<f64>]) -> Vec<f64> {
     let ranks: Vec<Vec<f64>> = parts.iter().map(|part| rank_percentiles(part)).collect();
     (0..parts.first().map_or(0, |part| part.len()))
         .map(|row| {
-            let (sum, count) = parts.iter().zip(&ranks).filter(|(part, _)| part[row].is_finite()).fold(
-                (0.0, 0.0),
-                |(sum, count), (_, ranks)| (sum + ranks[row], count + 1.0),
-            );
+            let (sum, count) = parts
+                .iter()
+                .zip(&ranks)
+                .filter(|(part, _)| part[row].is_finite())
+                .fold((0.0, 0.0), |(sum, count), (_, ranks)| {
+                    (sum + ranks[row], count + 1.0)
+                });
             if count > 0.0 { sum / count } else { f64::NAN }
         })
         .collect()
@@ -486,7 +641,10 @@ fn rank_within_groups(column: &[f64], groups: &[usize]) -> Vec<f64> {
 /// # Panics
 /// If a weight is not positive and finite, or a column's length differs from the weights'.
 pub fn orthonormalize(mut columns: Vec<Vec<f64>>, weights: &[f64]) -> Vec<Vec<f64>> {
-    assert!(weights.iter().all(|w| w.is_finite() && *w > 0.0), "sample weights are positive");
+    assert!(
+        weights.iter().all(|w| w.is_finite() && *w > 0.0),
+        "sample weights are positive"
+    );
     let roots: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
     let mut kept: Vec<usize> = Vec::new();
@@ -526,10 +684,22 @@ pub fn orthonormalize(mut columns: Vec<Vec<f64>>, weights: &[f64]) -> Vec<Vec<f6
 /// `√(mean traded value)` normalised to mean 1; missing values get the smallest weight.
 fn sample_weights(log_traded: &[f64]) -> Vec<f64> {
     let raw: Vec<f64> = log_traded.iter().map(|l| (l / 2.0).exp()).collect();
-    let smallest = raw.iter().copied().filter(|w| w.is_finite() && *w > 0.0).fold(f64::INFINITY, f64::min);
+    let smallest = raw
+        .iter()
+        .copied()
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .fold(f64::INFINITY, f64::min);
     let filled: Vec<f64> = raw
         .iter()
-        .map(|&w| if w.is_finite() && w > 0.0 { w } else if smallest.is_finite() { smallest } else { 1.0 })
+        .map(|&w| {
+            if w.is_finite() && w > 0.0 {
+                w
+            } else if smallest.is_finite() {
+                smallest
+            } else {
+                1.0
+            }
+        })
         .collect();
     let mean = filled.iter().sum::<f64>() / filled.len().max(1) as f64;
     filled.iter().map(|w| w / mean).collect()
@@ -564,9 +734,18 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
         .collect();
     let tickers: Vec<String> = slots
         .iter()
-        .map(|&slot| format!("{} {}", history.stock(slot).ticker, history.stock(slot).country))
+        .map(|&slot| {
+            format!(
+                "{} {}",
+                history.stock(slot).ticker,
+                history.stock(slot).country
+            )
+        })
         .collect();
-    let countries: Vec<String> = slots.iter().map(|&slot| history.stock(slot).country.clone()).collect();
+    let countries: Vec<String> = slots
+        .iter()
+        .map(|&slot| history.stock(slot).country.clone())
+        .collect();
     let (mut targets, mut neutralizer, mut weights) = (Vec::new(), Vec::new(), Vec::new());
     if scored {
         let exposures = Exposures::measure(history, day, slots);
@@ -576,7 +755,10 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
             .position(|(_, factor)| *factor == Factor::Measure(WEIGHT_MEASURE))
             .expect("the liquidity factor is published");
         weights = sample_weights(&raw[weight_index]);
-        neutralizer = orthonormalize(exposure_columns(history, slots, &exposures, layout), &weights);
+        neutralizer = orthonormalize(
+            exposure_columns(history, slots, &exposures, layout),
+            &weights,
+        );
     }
     let mut order: Vec<usize> = (0..slots.len()).collect();
     order.sort_unstable_by(|&a, &b| tickers[a].cmp(&tickers[b]));
@@ -587,20 +769,42 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
         tickers: permute(&order, &tickers),
         countries: permute(&order, &countries),
         bins: bins.iter().map(|column| permute(&order, column)).collect(),
-        targets: targets.iter().map(|column| permute(&order, column)).collect(),
-        neutralizer: neutralizer.iter().map(|column| permute(&order, column)).collect(),
-        weights: if weights.is_empty() { weights } else { permute(&order, &weights) },
+        targets: targets
+            .iter()
+            .map(|column| permute(&order, column))
+            .collect(),
+        neutralizer: neutralizer
+            .iter()
+            .map(|column| permute(&order, column))
+            .collect(),
+        weights: if weights.is_empty() {
+            weights
+        } else {
+            permute(&order, &weights)
+        },
     }
 }
 
 /// The exposure matrix `A` of the neutralizer, column by column in [`Layout`] order.
-fn exposure_columns(history: &History, slots: &[usize], exposures: &Exposures, layout: &Layout) -> Vec<Vec<f64>> {
+fn exposure_columns(
+    history: &History,
+    slots: &[usize],
+    exposures: &Exposures,
+    layout: &Layout,
+) -> Vec<Vec<f64>> {
     let dummy = |matches: &dyn Fn(usize) -> bool| -> Vec<f64> {
-        slots.iter().map(|&slot| if matches(slot) { 1.0 } else { 0.0 }).collect()
+        slots
+            .iter()
+            .map(|&slot| if matches(slot) { 1.0 } else { 0.0 })
+            .collect()
     };
     let mut columns = vec![vec![1.0; slots.len()], exposures.beta.clone()];
     columns.extend(exposures.styles.iter().cloned());
-    assert_eq!(columns.len(), STYLE_NEUTRALIZERS.len(), "one column per style neutralizer");
+    assert_eq!(
+        columns.len(),
+        STYLE_NEUTRALIZERS.len(),
+        "one column per style neutralizer"
+    );
     for sector in layout.sectors.iter().skip(1) {
         columns.push(dummy(&|slot| history.stock(slot).sector == *sector));
     }
@@ -619,9 +823,15 @@ fn signals_targets(
     exposures: &Exposures,
     bins: &[Vec<i8>],
 ) -> Vec<Vec<f32>> {
-    let risk = exposures.matrix(Neutral::Everything).expect("everything has exposures");
+    let risk = exposures
+        .matrix(Neutral::Everything)
+        .expect("everything has exposures");
     let with_features = Mat::from_fn(risk.nrows(), risk.ncols() + bins.len(), |i, j| {
-        if j < risk.ncols() { risk[(i, j)] } else { f64::from(bins[j - risk.ncols()][i]) - 2.0 }
+        if j < risk.ncols() {
+            risk[(i, j)]
+        } else {
+            f64::from(bins[j - risk.ncols()][i]) - 2.0
+        }
     });
     let factor_neutral = Projector::with_intercept(risk.as_ref()).ok();
     let feature_neutral = Projector::with_intercept(with_features.as_ref()).ok();
@@ -655,7 +865,12 @@ fn signals_targets(
 
 /// The example `signal`: rank percentile of momentum 52w less 4w + value − volatility.
 fn example_signal(rows: &EraRows) -> Vec<f64> {
-    let bins = |name: &str| &rows.bins[FACTORS.iter().position(|(factor, _)| *factor == name).expect("a factor")];
+    let bins = |name: &str| {
+        &rows.bins[FACTORS
+            .iter()
+            .position(|(factor, _)| *factor == name)
+            .expect("a factor")]
+    };
     let (momentum, value, volatility) = (
         bins("feature_momentum_52w_less_4w_factor"),
         bins("feature_value_factor"),
@@ -667,6 +882,23 @@ fn example_signal(rows: &EraRows) -> Vec<f64> {
     rank_percentiles(&score)
 }
 
+/// The published parts of the history: each has its data, neutralizer and weights files
+/// (indexed by the discriminant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Train = 0,
+    Validation = 1,
+}
+
+impl Part {
+    fn data_type(self) -> &'static str {
+        match self {
+            Part::Train => "train",
+            Part::Validation => "validation",
+        }
+    }
+}
+
 /// The published tables of a Signals version.
 struct Tables {
     data: [TableFile; 2],
@@ -676,7 +908,10 @@ struct Tables {
 }
 
 fn key_columns() -> Vec<(String, Kind)> {
-    vec![("numerai_ticker".to_string(), Kind::Text), ("date".to_string(), Kind::Text)]
+    vec![
+        ("numerai_ticker".to_string(), Kind::Text),
+        ("date".to_string(), Kind::Text),
+    ]
 }
 
 fn data_columns(with_targets: bool) -> Vec<(String, Kind)> {
@@ -684,7 +919,11 @@ fn data_columns(with_targets: bool) -> Vec<(String, Kind)> {
     columns.push(("era".to_string(), Kind::Text));
     columns.push(("data_type".to_string(), Kind::Text));
     columns.push((COUNTRY_FEATURE.to_string(), Kind::Text));
-    columns.extend(FACTORS.iter().map(|(name, _)| (name.to_string(), Kind::Int8)));
+    columns.extend(
+        FACTORS
+            .iter()
+            .map(|(name, _)| (name.to_string(), Kind::Int8)),
+    );
     if with_targets {
         columns.extend(TARGETS.iter().map(|name| (name.to_string(), Kind::Float32)));
     }
@@ -699,18 +938,31 @@ fn with_keys(columns: impl IntoIterator<Item = String>, kind: Kind) -> Vec<(Stri
 
 /// The `numerai_ticker` and `date` columns of an era's rows.
 fn keys(rows: &EraRows, date: &str) -> Vec<Values> {
-    vec![Values::Text(rows.tickers.clone()), Values::Text(vec![date.to_string(); rows.tickers.len()])]
+    vec![
+        Values::Text(rows.tickers.clone()),
+        Values::Text(vec![date.to_string(); rows.tickers.len()]),
+    ]
 }
 
 /// Writes an era's (or the live date's) data rows; targets when `rows` has them.
-fn write_data(file: &mut TableFile, rows: &EraRows, date: &str, era: &str, data_type: &str) -> Result<(), Error> {
+fn write_data(
+    file: &mut TableFile,
+    rows: &EraRows,
+    date: &str,
+    era: &str,
+    data_type: &str,
+) -> Result<(), Error> {
     let count = rows.tickers.len();
     let mut columns = keys(rows, date);
     columns.push(Values::Text(vec![era.to_string(); count]));
     columns.push(Values::Text(vec![data_type.to_string(); count]));
     columns.push(Values::Text(rows.countries.clone()));
     columns.extend(rows.bins.iter().map(|bins| Values::Int8(bins.clone())));
-    columns.extend(rows.targets.iter().map(|targets| Values::Float32(targets.clone())));
+    columns.extend(
+        rows.targets
+            .iter()
+            .map(|targets| Values::Float32(targets.clone())),
+    );
     file.write(columns)
 }
 
@@ -733,20 +985,35 @@ impl Tables {
                 TableFile::create(files, "train_sample_weights.parquet", &weights)?,
                 TableFile::create(files, "validation_sample_weights.parquet", &weights)?,
             ],
-            validation_preds: TableFile::create(files, "validation_example_preds.parquet", &signal)?,
+            validation_preds: TableFile::create(
+                files,
+                "validation_example_preds.parquet",
+                &signal,
+            )?,
         })
     }
 
-    /// Writes a scored era to the train (`which` = 0) or validation (1) files.
-    fn write_era(&mut self, which: usize, rows: &EraRows, date: &str, era: &str) -> Result<(), Error> {
-        write_data(&mut self.data[which], rows, date, era, ["train", "validation"][which])?;
+    /// Writes a scored era to the files of its part.
+    fn write_era(
+        &mut self,
+        part: Part,
+        rows: &EraRows,
+        date: &str,
+        era: &str,
+    ) -> Result<(), Error> {
+        let which = part as usize;
+        write_data(&mut self.data[which], rows, date, era, part.data_type())?;
         let mut neutralizer = keys(rows, date);
-        neutralizer.extend(rows.neutralizer.iter().map(|column| Values::Float64(column.clone())));
+        neutralizer.extend(
+            rows.neutralizer
+                .iter()
+                .map(|column| Values::Float64(column.clone())),
+        );
         self.neutralizer[which].write(neutralizer)?;
         let mut weights = keys(rows, date);
         weights.push(Values::Float64(rows.weights.clone()));
         self.weights[which].write(weights)?;
-        if which == 1 {
+        if part == Part::Validation {
             let mut preds = keys(rows, date);
             preds.push(Values::Float64(example_signal(rows)));
             self.validation_preds.write(preds)?;
@@ -783,7 +1050,9 @@ pub fn build_signals(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SignalsReport, Error> {
     if !(spec.validation_fraction > 0.0 && spec.validation_fraction < 1.0) {
-        return Err(Error::input("--validation-fraction must be between 0 and 1 (exclusive)"));
+        return Err(Error::input(
+            "--validation-fraction must be between 0 and 1 (exclusive)",
+        ));
     }
     let dates = scan_dates(panel)?;
     let plan = Plan::new(&dates, spec.validation_fraction)?;
@@ -805,17 +1074,19 @@ pub fn build_signals(
                 break;
             }
             next_era += 1;
-            let which = match era.split {
-                Split::Train => 0,
-                Split::Validation => 1,
+            let part = match era.split {
+                Split::Train => Part::Train,
+                Split::Validation => Part::Validation,
                 Split::Embargo | Split::Incomplete => continue,
             };
             let rows = era_rows(&history, era.day, &layout, true);
-            tables.write_era(which, &rows, &era.date.to_string(), &era.label)?;
+            tables.write_era(part, &rows, &era.date.to_string(), &era.label)?;
         }
     }
     if history.days() != dates.len() {
-        return Err(Error::input("the panel changed while it was being read; build again"));
+        return Err(Error::input(
+            "the panel changed while it was being read; build again",
+        ));
     }
     let mut entries = tables.finish()?;
     let (live_date, live_label) = &plan.live;
@@ -823,7 +1094,11 @@ pub fn build_signals(
     let live_date_text = live_date.to_string();
     let mut live = TableFile::create(files, "live.parquet", &data_columns(false))?;
     write_data(&mut live, &live_rows, &live_date_text, live_label, "live")?;
-    let mut live_preds = TableFile::create(files, "live_example_preds.parquet", &with_keys(["signal".to_string()], Kind::Float64))?;
+    let mut live_preds = TableFile::create(
+        files,
+        "live_example_preds.parquet",
+        &with_keys(["signal".to_string()], Kind::Float64),
+    )?;
     let mut preds = keys(&live_rows, &live_date_text);
     preds.push(Values::Float64(example_signal(&live_rows)));
     live_preds.write(preds)?;
@@ -844,7 +1119,11 @@ pub fn build_signals(
         "files": entries,
     });
     write_json(files, "manifest.json", &manifest)?;
-    Ok(SignalsReport { plan, neutralizers: layout.names, files: entries })
+    Ok(SignalsReport {
+        plan,
+        neutralizers: layout.names,
+        files: entries,
+    })
 }
 
 /// The labels and dates of the eras of a split.
@@ -874,12 +1153,18 @@ mod tests {
         for i in 0..2 {
             for j in 0..2 {
                 let g: f64 = (0..5).map(|r| n[i][r] * weights[r] * n[j][r]).sum();
-                assert!((g - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12, "{i} {j}: {g}");
+                assert!(
+                    (g - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12,
+                    "{i} {j}: {g}"
+                );
             }
         }
         // The first column is the intercept scaled to unit weighted norm.
         let total: f64 = weights.iter().sum();
-        assert!(n[0].iter().all(|&v| (v - total.sqrt().recip()).abs() < 1e-12));
+        assert!(
+            n[0].iter()
+                .all(|&v| (v - total.sqrt().recip()).abs() < 1e-12)
+        );
     }
 
     #[test]
@@ -908,12 +1193,18 @@ mod tests {
     #[test]
     fn the_layout_names_a_dummy_per_group_but_the_first() {
         let layout = Layout::new(
-            ["Energy", "Information Technology", "Utilities"].map(String::from).into(),
+            ["Energy", "Information Technology", "Utilities"]
+                .map(String::from)
+                .into(),
             ["JP", "US"].map(String::from).into(),
         );
         assert_eq!(
             &layout.names[STYLE_NEUTRALIZERS.len()..],
-            ["neutralizer_sector_information_technology", "neutralizer_sector_utilities", "neutralizer_country_us"]
+            [
+                "neutralizer_sector_information_technology",
+                "neutralizer_sector_utilities",
+                "neutralizer_country_us"
+            ]
         );
     }
 }

@@ -56,11 +56,31 @@ pub struct Variant {
 
 /// The target variants of a Classic dataset. The first, at 20 days, is the main `target`.
 pub const VARIANTS: [Variant; 5] = [
-    Variant { name: "atlas", neutral: Neutral::Everything, risk_adjusted: false },
-    Variant { name: "bravo", neutral: Neutral::Groups, risk_adjusted: false },
-    Variant { name: "cedar", neutral: Neutral::Market, risk_adjusted: false },
-    Variant { name: "delta", neutral: Neutral::Nothing, risk_adjusted: false },
-    Variant { name: "ember", neutral: Neutral::Everything, risk_adjusted: true },
+    Variant {
+        name: "atlas",
+        neutral: Neutral::Everything,
+        risk_adjusted: false,
+    },
+    Variant {
+        name: "bravo",
+        neutral: Neutral::Groups,
+        risk_adjusted: false,
+    },
+    Variant {
+        name: "cedar",
+        neutral: Neutral::Market,
+        risk_adjusted: false,
+    },
+    Variant {
+        name: "delta",
+        neutral: Neutral::Nothing,
+        risk_adjusted: false,
+    },
+    Variant {
+        name: "ember",
+        neutral: Neutral::Everything,
+        risk_adjusted: true,
+    },
 ];
 
 /// The target column names: `target`, then `target_<variant>_<horizon>` for each variant and
@@ -100,7 +120,9 @@ impl Exposures {
         let defs = [
             style(Measure::Beta { window: 250 }),
             style(Measure::Size),
-            style(Measure::Yield { of: crate::recipe::Fundamental::BookValue }),
+            style(Measure::Yield {
+                of: crate::recipe::Fundamental::BookValue,
+            }),
             style(Measure::Momentum { window: 250 }),
             style(Measure::Volatility { window: 60 }),
         ];
@@ -117,10 +139,19 @@ impl Exposures {
         ] {
             let count = key.iter().max().map_or(0, |max| max + 1);
             for group in 1..count {
-                groups_columns.push(key.iter().map(|&g| f64::from(u8::from(g == group))).collect());
+                groups_columns.push(
+                    key.iter()
+                        .map(|&g| f64::from(u8::from(g == group)))
+                        .collect(),
+                );
             }
         }
-        Self { beta, styles: raw, groups: groups_columns, volatility }
+        Self {
+            beta,
+            styles: raw,
+            groups: groups_columns,
+            volatility,
+        }
     }
 
     /// The exposure matrix (rows × columns) for `neutral`; `None` for [`Neutral::Nothing`].
@@ -144,17 +175,34 @@ impl Exposures {
 fn standardize(column: &mut [f64]) {
     let finite: Vec<f64> = column.iter().copied().filter(|v| v.is_finite()).collect();
     let n = finite.len() as f64;
-    let mean = if n > 0.0 { finite.iter().sum::<f64>() / n } else { 0.0 };
-    let var = if n > 1.0 { finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n } else { 0.0 };
+    let mean = if n > 0.0 {
+        finite.iter().sum::<f64>() / n
+    } else {
+        0.0
+    };
+    let var = if n > 1.0 {
+        finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n
+    } else {
+        0.0
+    };
     let scale = if var > 0.0 { var.sqrt().recip() } else { 0.0 };
     for value in column {
-        *value = if value.is_finite() { (*value - mean) * scale } else { 0.0 };
+        *value = if value.is_finite() {
+            (*value - mean) * scale
+        } else {
+            0.0
+        };
     }
 }
 
 /// The forward return of each of `slots` over the first `days` days of the target window of
 /// the era at `day`; `None` if the history does not reach that far yet.
-pub fn forward_returns(history: &History, day: usize, slots: &[usize], days: usize) -> Option<Vec<f64>> {
+pub fn forward_returns(
+    history: &History,
+    day: usize,
+    slots: &[usize],
+    days: usize,
+) -> Option<Vec<f64>> {
     let last = day + LAG + days;
     if last >= history.days() {
         return None;
@@ -176,29 +224,60 @@ pub fn forward_returns(history: &History, day: usize, slots: &[usize], days: usi
 /// Every target column of an era (in [`target_names`] order), binned; a horizon the history
 /// does not cover yet is all NaN. `days` caps the window (partial targets of scoring day `k`):
 /// `None` for full horizons.
-pub fn targets(history: &History, day: usize, slots: &[usize], exposures: &Exposures, days: Option<usize>) -> Vec<Vec<f32>> {
+pub fn targets(
+    history: &History,
+    day: usize,
+    slots: &[usize],
+    exposures: &Exposures,
+    days: Option<usize>,
+) -> Vec<Vec<f32>> {
     let residuals = neutral_returns(history, day, slots, exposures, days);
-    let mut columns: Vec<Vec<f32>> =
-        residuals.iter().map(|column| column.as_ref().map_or_else(|| vec![f32::NAN; slots.len()], |c| bin_target(c))).collect();
+    let mut columns: Vec<Vec<f32>> = residuals
+        .iter()
+        .map(|column| {
+            column
+                .as_ref()
+                .map_or_else(|| vec![f32::NAN; slots.len()], |c| bin_target(c))
+        })
+        .collect();
     columns.insert(0, columns[0].clone());
     columns
 }
 
 /// The neutralized forward returns before binning, one per variant × horizon (the order of
 /// [`target_names`] without `target`); `None` where the horizon is not covered.
-pub fn neutral_returns(history: &History, day: usize, slots: &[usize], exposures: &Exposures, days: Option<usize>) -> Vec<Option<Vec<f64>>> {
+pub fn neutral_returns(
+    history: &History,
+    day: usize,
+    slots: &[usize],
+    exposures: &Exposures,
+    days: Option<usize>,
+) -> Vec<Option<Vec<f64>>> {
     let forward: Vec<Option<Vec<f64>>> = HORIZONS
         .iter()
-        .map(|&horizon| forward_returns(history, day, slots, days.map_or(horizon, |days| days.min(horizon))))
+        .map(|&horizon| {
+            forward_returns(
+                history,
+                day,
+                slots,
+                days.map_or(horizon, |days| days.min(horizon)),
+            )
+        })
         .collect();
-    let projectors: Vec<(Neutral, Option<Projector>)> =
-        [Neutral::Nothing, Neutral::Market, Neutral::Groups, Neutral::Everything]
-            .into_iter()
-            .map(|neutral| {
-                let projector = exposures.matrix(neutral).and_then(|matrix| Projector::with_intercept(matrix.as_ref()).ok());
-                (neutral, projector)
-            })
-            .collect();
+    let projectors: Vec<(Neutral, Option<Projector>)> = [
+        Neutral::Nothing,
+        Neutral::Market,
+        Neutral::Groups,
+        Neutral::Everything,
+    ]
+    .into_iter()
+    .map(|neutral| {
+        let projector = exposures
+            .matrix(neutral)
+            .and_then(|matrix| Projector::with_intercept(matrix.as_ref()).ok());
+        (neutral, projector)
+    })
+    .collect();
     let mut out = Vec::new();
     for variant in VARIANTS {
         for forward in &forward {
@@ -207,12 +286,22 @@ pub fn neutral_returns(history: &History, day: usize, slots: &[usize], exposures
                     forward
                         .iter()
                         .zip(&exposures.volatility)
-                        .map(|(r, vol)| if vol.is_finite() && *vol > 0.0 { r / vol } else { 0.0 })
+                        .map(|(r, vol)| {
+                            if vol.is_finite() && *vol > 0.0 {
+                                r / vol
+                            } else {
+                                0.0
+                            }
+                        })
                         .collect()
                 } else {
                     forward.clone()
                 };
-                let projector = &projectors.iter().find(|(neutral, _)| *neutral == variant.neutral).expect("every kind").1;
+                let projector = &projectors
+                    .iter()
+                    .find(|(neutral, _)| *neutral == variant.neutral)
+                    .expect("every kind")
+                    .1;
                 match projector {
                     Some(projector) => projector.residual_vector(&values),
                     None => values,

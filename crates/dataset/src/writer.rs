@@ -22,6 +22,11 @@ use parquet::file::properties::WriterProperties;
 
 use crate::Error;
 
+/// Rows per row group, about: large enough that the file's footer (one entry per column and
+/// row group, held in memory until the file is finished) stays small for long histories,
+/// small enough that a row group being encoded is a few megabytes.
+pub const ROW_GROUP_ROWS: usize = 16 * 1024;
+
 /// The type of a published column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -123,23 +128,36 @@ impl<W: Write + Send> TableWriter<W> {
             fields.push(Field::new(index, DataType::Utf8, false));
         }
         let metadata = pandas_metadata(index, columns);
-        let schema = Arc::new(Schema::new(fields).with_metadata(
-            [("pandas".to_string(), metadata)].into_iter().collect::<std::collections::HashMap<_, _>>(),
-        ));
+        let schema = Arc::new(
+            Schema::new(fields).with_metadata(
+                [("pandas".to_string(), metadata)]
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ),
+        );
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(1 << 20))
+            .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(sink, schema.clone(), Some(properties))?;
-        Ok(Self { schema, writer, rows: 0, indexed: index.is_some() })
+        Ok(Self {
+            schema,
+            writer,
+            rows: 0,
+            indexed: index.is_some(),
+        })
     }
 
-    /// Writes one era's rows (the index values last) as one row group.
+    /// Writes one era's rows (the index values last). Row groups close at about
+    /// [`ROW_GROUP_ROWS`] rows, on an era boundary, so an era never spans two of them.
     ///
     /// # Panics
     /// If the table was started [unindexed](TableWriter::unindexed).
     pub fn write(&mut self, columns: Vec<Values>, index: Vec<String>) -> Result<(), Error> {
-        assert!(self.indexed, "an unindexed table is written with write_rows");
+        assert!(
+            self.indexed,
+            "an unindexed table is written with write_rows"
+        );
         let rows = index.len();
         let mut arrays: Vec<ArrayRef> = columns.into_iter().map(Values::array).collect();
         arrays.push(Arc::new(StringArray::from(index)));
@@ -159,7 +177,9 @@ impl<W: Write + Send> TableWriter<W> {
     fn write_batch(&mut self, arrays: Vec<ArrayRef>, rows: usize) -> Result<(), Error> {
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         self.writer.write(&batch)?;
-        self.writer.flush()?;
+        if self.writer.in_progress_rows() >= ROW_GROUP_ROWS {
+            self.writer.flush()?;
+        }
         self.rows += rows;
         Ok(())
     }
@@ -188,8 +208,10 @@ fn pandas_metadata(index: Option<&str>, columns: &[(String, Kind)]) -> String {
             "metadata": null,
         })
     };
-    let mut described: Vec<serde_json::Value> =
-        columns.iter().map(|(name, kind)| column(name, *kind)).collect();
+    let mut described: Vec<serde_json::Value> = columns
+        .iter()
+        .map(|(name, kind)| column(name, *kind))
+        .collect();
     described.extend(index.map(|index| column(index, Kind::Text)));
     serde_json::json!({
         "index_columns": index.into_iter().collect::<Vec<_>>(),

@@ -112,12 +112,16 @@ struct DailyArgs {
 fn parse_version(text: &str) -> Result<String, String> {
     let ok = text.len() <= 32
         && text.starts_with('v')
-        && text[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        && text[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
         && text.len() > 1;
     if ok {
         Ok(text.to_string())
     } else {
-        Err(format!("{text:?} is not a version name; use e.g. v1, v2 or v5.2"))
+        Err(format!(
+            "{text:?} is not a version name; use e.g. v1, v2 or v5.2"
+        ))
     }
 }
 
@@ -163,7 +167,10 @@ struct Staging {
 
 impl Staging {
     fn new(beside: &Path) -> anyhow::Result<Self> {
-        let name = beside.file_name().and_then(|name| name.to_str()).unwrap_or("version");
+        let name = beside
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("version");
         let path = beside.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         if path.exists() {
             fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
@@ -207,7 +214,11 @@ fn id_key(out: &Path, create: bool) -> anyhow::Result<IdKey> {
     }
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let text = text.trim();
-    ensure!(text.len() == 64, "{} must hold 64 hex digits", path.display());
+    ensure!(
+        text.len() == 64,
+        "{} must hold 64 hex digits",
+        path.display()
+    );
     let mut bytes = [0u8; 32];
     for (i, byte) in bytes.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
@@ -249,8 +260,13 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         published.display(),
         private.display()
     );
-    ensure!(version.panel.is_file(), "no panel at {}; make one with `numerus data synth`", version.panel.display());
-    fs::create_dir_all(&version.out).with_context(|| format!("creating {}", version.out.display()))?;
+    ensure!(
+        version.panel.is_file(),
+        "no panel at {}; make one with `numerus data synth`",
+        version.panel.display()
+    );
+    fs::create_dir_all(&version.out)
+        .with_context(|| format!("creating {}", version.out.display()))?;
     let key = id_key(&version.out, true)?;
     let spec = ClassicSpec {
         features: args.features,
@@ -265,7 +281,12 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = build_classic(&version.panel, &spec, &mut Directory(staging.path.clone()), &progress)?;
+    let report = build_classic(
+        &version.panel,
+        &spec,
+        &mut Directory(staging.path.clone()),
+        &progress,
+    )?;
     bar.finish_and_clear();
     fs::create_dir_all(private.parent().expect("has a parent"))?;
     let private_staging = Staging::new(&private)?;
@@ -294,7 +315,11 @@ fn write_recipe(dir: &Path, recipe: &VersionRecipe) -> anyhow::Result<()> {
 }
 
 fn read_recipe(version: &VersionArgs) -> anyhow::Result<VersionRecipe> {
-    let path = version.out.join("private").join(&version.version).join("recipe.json");
+    let path = version
+        .out
+        .join("private")
+        .join(&version.version)
+        .join("recipe.json");
     let text = fs::read_to_string(&path).with_context(|| {
         format!(
             "reading {}: is {} a version built by `numerus data build --out {}`?",
@@ -303,12 +328,19 @@ fn read_recipe(version: &VersionArgs) -> anyhow::Result<VersionRecipe> {
             version.out.display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a version recipe", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a version recipe", path.display()))
 }
 
 fn print_files(files: &[FileEntry]) {
     for file in files {
-        println!("  {:<36} {:>10} rows {:>14} bytes  sha256 {}", file.name, file.rows, file.bytes, &file.sha256[..16]);
+        println!(
+            "  {:<36} {:>10} rows {:>14} bytes  sha256 {}",
+            file.name,
+            file.rows,
+            file.bytes,
+            &file.sha256[..16]
+        );
     }
 }
 
@@ -318,14 +350,25 @@ fn live(args: &DailyArgs) -> anyhow::Result<()> {
     let key = id_key(&version.out, false)?;
     let published = version.out.join(&version.version);
     let staging = Staging::new(&published.join("live"))?;
-    let entries = build_live(&version.panel, &recipe, &key, args.date, version.min_stocks, &mut Directory(staging.path.clone()))?;
+    let entries = build_live(
+        &version.panel,
+        &recipe,
+        &key,
+        args.date,
+        version.min_stocks,
+        &mut Directory(staging.path.clone()),
+    )?;
     for entry in &entries {
         let target = published.join(&entry.name);
         fs::rename(staging.path.join(&entry.name), &target)
             .with_context(|| format!("replacing {}", target.display()))?;
     }
     update_manifest(&published, &entries)?;
-    println!("live era of {} written to {}", args.date, published.display());
+    println!(
+        "live era of {} written to {}",
+        args.date,
+        published.display()
+    );
     print_files(&entries);
     Ok(())
 }
@@ -335,12 +378,18 @@ fn update_manifest(dir: &Path, entries: &[FileEntry]) -> anyhow::Result<()> {
     let path = dir.join("manifest.json");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut manifest: serde_json::Value = serde_json::from_str(&text)?;
-    let Some(files) = manifest.get_mut("files").and_then(|files| files.as_array_mut()) else {
+    let Some(files) = manifest
+        .get_mut("files")
+        .and_then(|files| files.as_array_mut())
+    else {
         bail!("{} has no file list", path.display());
     };
     for entry in entries {
         let value = serde_json::to_value(entry)?;
-        match files.iter_mut().find(|file| file["name"] == entry.name.as_str()) {
+        match files
+            .iter_mut()
+            .find(|file| file["name"] == entry.name.as_str())
+        {
             Some(file) => *file = value,
             None => files.push(value),
         }
@@ -355,13 +404,29 @@ fn targets(args: &DailyArgs) -> anyhow::Result<()> {
     let version = &args.version;
     let recipe = read_recipe(version)?;
     let key = id_key(&version.out, false)?;
-    let dir = version.out.join("private").join(&version.version).join("targets");
+    let dir = version
+        .out
+        .join("private")
+        .join(&version.version)
+        .join("targets");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let staging = Staging::new(&dir.join(args.date.to_string()))?;
-    let entry = build_targets(&version.panel, &recipe, &key, args.date, version.min_stocks, &mut Directory(staging.path.clone()))?;
+    let entry = build_targets(
+        &version.panel,
+        &recipe,
+        &key,
+        args.date,
+        version.min_stocks,
+        &mut Directory(staging.path.clone()),
+    )?;
     let target = dir.join(format!("{}.parquet", args.date));
     fs::rename(staging.path.join(&entry.name), &target)
         .with_context(|| format!("writing {}", target.display()))?;
-    println!("{} rows of partial targets as of {} written to {}", entry.rows, args.date, target.display());
+    println!(
+        "{} rows of partial targets as of {} written to {}",
+        entry.rows,
+        args.date,
+        target.display()
+    );
     Ok(())
 }

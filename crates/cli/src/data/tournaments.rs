@@ -56,7 +56,13 @@ pub struct CryptoArgs {
 
 /// Checks that `out/tournament/version` is free and the panel exists, creates
 /// `out/tournament`, and returns the version directory.
-fn destination(out: &Path, tournament: &str, version: &str, panel: &Path, make_panel: &str) -> anyhow::Result<PathBuf> {
+fn destination(
+    out: &Path,
+    tournament: &str,
+    version: &str,
+    panel: &Path,
+    make_panel: &str,
+) -> anyhow::Result<PathBuf> {
     let published = out.join(tournament).join(version);
     ensure!(
         !published.exists(),
@@ -64,7 +70,11 @@ fn destination(out: &Path, tournament: &str, version: &str, panel: &Path, make_p
          or delete that directory",
         published.display()
     );
-    ensure!(panel.is_file(), "no panel at {}; make one with `{make_panel}`", panel.display());
+    ensure!(
+        panel.is_file(),
+        "no panel at {}; make one with `{make_panel}`",
+        panel.display()
+    );
     let parent = published.parent().expect("has a parent");
     fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     Ok(published)
@@ -72,15 +82,29 @@ fn destination(out: &Path, tournament: &str, version: &str, panel: &Path, make_p
 
 /// Runs `numerus data signals`.
 pub fn signals(args: &SignalsArgs) -> anyhow::Result<()> {
-    let published = destination(&args.out, "signals", &args.version, &args.panel, "numerus data synth")?;
-    let spec = SignalsSpec { validation_fraction: args.validation_fraction, min_stocks: args.min_stocks };
+    let published = destination(
+        &args.out,
+        "signals",
+        &args.version,
+        &args.panel,
+        "numerus data synth",
+    )?;
+    let spec = SignalsSpec {
+        validation_fraction: args.validation_fraction,
+        min_stocks: args.min_stocks,
+    };
     let staging = Staging::new(&published)?;
     let bar = progress_bar("building signals");
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = build_signals(&args.panel, &spec, &mut Directory(staging.path.clone()), &progress)?;
+    let report = build_signals(
+        &args.panel,
+        &spec,
+        &mut Directory(staging.path.clone()),
+        &progress,
+    )?;
     bar.finish_and_clear();
     staging.commit(&published)?;
     let plan = &report.plan;
@@ -99,20 +123,34 @@ pub fn signals(args: &SignalsArgs) -> anyhow::Result<()> {
 
 /// Runs `numerus data crypto`.
 pub fn crypto(args: &CryptoArgs) -> anyhow::Result<()> {
-    let published = destination(&args.out, "crypto", &args.version, &args.panel, "numerus data synth --crypto")?;
-    let spec = CryptoSpec { min_symbols: args.min_symbols };
+    let published = destination(
+        &args.out,
+        "crypto",
+        &args.version,
+        &args.panel,
+        "numerus data synth --crypto",
+    )?;
+    let spec = CryptoSpec {
+        min_symbols: args.min_symbols,
+    };
     let staging = Staging::new(&published)?;
     let bar = progress_bar("building crypto");
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = build_crypto(&args.panel, &spec, &mut Directory(staging.path.clone()), &progress)?;
+    let report = build_crypto(
+        &args.panel,
+        &spec,
+        &mut Directory(staging.path.clone()),
+        &progress,
+    )?;
     bar.finish_and_clear();
     staging.commit(&published)?;
-    let dates = report
-        .train_dates
-        .map_or_else(|| "none".to_string(), |(first, last)| format!("{first} to {last}"));
+    let dates = report.train_dates.map_or_else(
+        || "none".to_string(),
+        |(first, last)| format!("{first} to {last}"),
+    );
     println!(
         "built {}: {} train dates ({dates}), live {} with {} tokens",
         published.display(),
@@ -129,7 +167,8 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("numerus-tournaments-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("numerus-tournaments-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -152,12 +191,26 @@ mod tests {
             min_stocks: 50,
         };
         let error = signals(&signals_args).unwrap_err().to_string();
-        assert!(error.contains("signals version v1 already exists"), "{error}");
-        let crypto_args = CryptoArgs { panel, out: dir.clone(), version: "v1".to_string(), min_symbols: 20 };
+        assert!(
+            error.contains("signals version v1 already exists"),
+            "{error}"
+        );
+        let crypto_args = CryptoArgs {
+            panel,
+            out: dir.clone(),
+            version: "v1".to_string(),
+            min_symbols: 20,
+        };
         let error = crypto(&crypto_args).unwrap_err().to_string();
-        assert!(error.contains("crypto version v1 already exists"), "{error}");
+        assert!(
+            error.contains("crypto version v1 already exists"),
+            "{error}"
+        );
         for tournament in ["signals", "crypto"] {
-            assert_eq!(fs::read(dir.join(tournament).join("v1").join("keep.txt")).unwrap(), b"kept");
+            assert_eq!(
+                fs::read(dir.join(tournament).join("v1").join("keep.txt")).unwrap(),
+                b"kept"
+            );
         }
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -12,8 +12,8 @@ use numerus_dataset::classic::{ClassicReport, ClassicSpec, build_classic};
 use numerus_dataset::history::History;
 use numerus_dataset::ids::IdKey;
 use numerus_dataset::output::Files;
-use numerus_dataset::recipe::Measure;
 use numerus_dataset::panel::{PanelDay, PanelKind, PanelWriter};
+use numerus_dataset::recipe::Measure;
 use numerus_dataset::synth::{StockSpec, synthesize_stocks};
 use numerus_dataset::targets::{Exposures, Neutral, VARIANTS, neutral_returns};
 use numerus_frames::{ReadOptions, Table, read_table};
@@ -35,13 +35,20 @@ struct Directory(PathBuf);
 
 impl Files for Directory {
     fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
-        Ok(Box::new(BufWriter::new(File::create(self.0.join(name)).unwrap())))
+        Ok(Box::new(BufWriter::new(
+            File::create(self.0.join(name)).unwrap(),
+        )))
     }
 }
 
 fn market(seed: u64) -> Vec<PanelDay> {
     let mut days = Vec::new();
-    let spec = StockSpec { stocks: STOCKS, days: DAYS, start: Date::constant(2016, 1, 4), seed };
+    let spec = StockSpec {
+        stocks: STOCKS,
+        days: DAYS,
+        start: Date::constant(2016, 1, 4),
+        seed,
+    };
     synthesize_stocks(&spec, |day| {
         days.push(day);
         Ok(())
@@ -77,7 +84,10 @@ fn build(dir: &Path, days: &[PanelDay]) -> ClassicReport {
 }
 
 fn read(path: &Path) -> Table {
-    let options = ReadOptions { text_columns: &["id", "era", "data_type"], ..ReadOptions::default() };
+    let options = ReadOptions {
+        text_columns: &["id", "era", "data_type"],
+        ..ReadOptions::default()
+    };
     read_table(path, &options).unwrap()
 }
 
@@ -104,8 +114,12 @@ fn build_writes_every_file_and_the_manifest_has_their_rows_and_hashes() {
     let (dir, report) = shared();
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let names: Vec<&str> =
-        manifest["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     for expected in [
         "train.parquet",
         "validation.parquet",
@@ -114,11 +128,17 @@ fn build_writes_every_file_and_the_manifest_has_their_rows_and_hashes() {
         "live_example_preds.parquet",
         "features.json",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     for file in manifest["files"].as_array().unwrap() {
         let bytes = fs::read(dir.join(file["name"].as_str().unwrap())).unwrap();
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(file["sha256"], digest.as_str());
         assert_eq!(file["bytes"], bytes.len());
     }
@@ -127,9 +147,22 @@ fn build_writes_every_file_and_the_manifest_has_their_rows_and_hashes() {
     assert_eq!(report.files[0].rows, train.len());
     let features: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("features.json")).unwrap()).unwrap();
-    assert_eq!(features["feature_sets"]["all"].as_array().unwrap().len(), FEATURES);
-    assert!(features["feature_sets"]["small"].as_array().unwrap().len() >= 1);
-    assert!(features["targets"].as_array().unwrap().contains(&"target".into()));
+    assert_eq!(
+        features["feature_sets"]["all"].as_array().unwrap().len(),
+        FEATURES
+    );
+    assert!(
+        !features["feature_sets"]["small"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        features["targets"]
+            .as_array()
+            .unwrap()
+            .contains(&"target".into())
+    );
 }
 
 #[test]
@@ -158,7 +191,11 @@ fn every_era_bins_its_features_into_five_equal_groups() {
             let mut counts = [0usize; 5];
             for &row in rows {
                 let value = values[row];
-                assert!(value.fract() == 0.0 && (0.0..=4.0).contains(&value), "{}: {value}", feature.name);
+                assert!(
+                    value.fract() == 0.0 && (0.0..=4.0).contains(&value),
+                    "{}: {value}",
+                    feature.name
+                );
                 counts[value as usize] += 1;
             }
             if !continuous(&feature.measure) {
@@ -166,14 +203,20 @@ fn every_era_bins_its_features_into_five_equal_groups() {
             }
             let fifth = rows.len() as f64 / 5.0;
             columns += 1;
-            if counts.iter().all(|&count| (count as f64 - fifth).abs() <= 1.0) {
+            if counts
+                .iter()
+                .all(|&count| (count as f64 - fifth).abs() <= 1.0)
+            {
                 even += 1;
             }
         }
     }
     assert!(columns > 100, "only {columns} continuous columns");
     // A stock listed in the last weeks lacks a 60-day value and sits in bin 2.
-    assert!(even as f64 >= 0.95 * columns as f64, "{even} of {columns} columns evenly binned");
+    assert!(
+        even as f64 >= 0.95 * columns as f64,
+        "{even} of {columns} columns evenly binned"
+    );
 }
 
 #[test]
@@ -196,12 +239,30 @@ fn train_eras_end_before_an_embargo_and_validation_has_its_data_type() {
     let (dir, report) = shared();
     let train = read(&dir.join("train.parquet"));
     let validation = read(&dir.join("validation.parquet"));
-    let last_train: u32 = text(&train, "era").iter().map(|e| e.parse().unwrap()).max().unwrap();
-    let first_validation: u32 =
-        text(&validation, "era").iter().map(|e| e.parse().unwrap()).min().unwrap();
-    assert!(first_validation > last_train + 12, "{last_train} then {first_validation}");
-    assert!(text(&validation, "data_type").iter().all(|t| t == "validation"));
-    assert!(numbers(&validation, "target").iter().all(|t| [0.0, 0.25, 0.5, 0.75, 1.0].contains(t)));
+    let last_train: u32 = text(&train, "era")
+        .iter()
+        .map(|e| e.parse().unwrap())
+        .max()
+        .unwrap();
+    let first_validation: u32 = text(&validation, "era")
+        .iter()
+        .map(|e| e.parse().unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        first_validation > last_train + 12,
+        "{last_train} then {first_validation}"
+    );
+    assert!(
+        text(&validation, "data_type")
+            .iter()
+            .all(|t| t == "validation")
+    );
+    assert!(
+        numbers(&validation, "target")
+            .iter()
+            .all(|t| [0.0, 0.25, 0.5, 0.75, 1.0].contains(t))
+    );
     let live = read(&dir.join("live.parquet"));
     assert_eq!(live.len(), STOCKS);
     assert!(numbers(&live, "target").iter().all(|t| t.is_nan()));
@@ -227,7 +288,10 @@ fn features_of_a_date_do_not_change_when_later_prices_change() {
     let features = report.recipe.recipe.names();
     let mut compared = 0;
     for file in ["train.parquet", "validation.parquet"] {
-        let (x, y) = (read(&a.join("v1").join(file)), read(&b.join("v1").join(file)));
+        let (x, y) = (
+            read(&a.join("v1").join(file)),
+            read(&b.join("v1").join(file)),
+        );
         let eras_before: HashSet<&str> = report
             .recipe
             .plan
@@ -242,16 +306,27 @@ fn features_of_a_date_do_not_change_when_later_prices_change() {
             }
             assert_eq!(text(&x, "id")[row], text(&y, "id")[row]);
             for feature in &features {
-                assert_eq!(numbers(&x, feature)[row], numbers(&y, feature)[row], "{feature} in era {era}");
+                assert_eq!(
+                    numbers(&x, feature)[row],
+                    numbers(&y, feature)[row],
+                    "{feature} in era {era}"
+                );
             }
             compared += 1;
         }
     }
     assert!(compared > 1000, "only {compared} rows compared");
     // And the perturbation did reach the later eras.
-    let (x, y) = (read(&a.join("v1/validation.parquet")), read(&b.join("v1/validation.parquet")));
+    let (x, y) = (
+        read(&a.join("v1/validation.parquet")),
+        read(&b.join("v1/validation.parquet")),
+    );
     let last = x.len() - 1;
-    assert!(features.iter().any(|f| numbers(&x, f)[last] != numbers(&y, f)[last]));
+    assert!(
+        features
+            .iter()
+            .any(|f| numbers(&x, f)[last] != numbers(&y, f)[last])
+    );
 }
 
 #[test]
@@ -267,17 +342,32 @@ fn targets_are_orthogonal_to_the_exposures_they_are_neutralized_against_before_b
     let residuals = neutral_returns(&history, era, &slots, &exposures, None);
     for (index, residual) in residuals.iter().enumerate() {
         let variant = VARIANTS[index / 2];
-        let residual = residual.as_ref().expect("400 days cover both horizons of day 300");
+        let residual = residual
+            .as_ref()
+            .expect("400 days cover both horizons of day 300");
         let scale = residual.iter().map(|r| r * r).sum::<f64>().sqrt();
         let Some(matrix) = exposures.matrix(variant.neutral) else {
             assert_eq!(variant.neutral, Neutral::Nothing);
             continue;
         };
-        assert!(residual.iter().sum::<f64>().abs() < 1e-9 * scale.max(1.0), "{}: mean", variant.name);
+        assert!(
+            residual.iter().sum::<f64>().abs() < 1e-9 * scale.max(1.0),
+            "{}: mean",
+            variant.name
+        );
         for j in 0..matrix.ncols() {
-            let dot: f64 = (0..matrix.nrows()).map(|i| matrix[(i, j)] * residual[i]).sum();
-            let norm = (0..matrix.nrows()).map(|i| matrix[(i, j)].powi(2)).sum::<f64>().sqrt();
-            assert!(dot.abs() <= 1e-9 * scale * norm.max(1.0), "{} column {j}: {dot}", variant.name);
+            let dot: f64 = (0..matrix.nrows())
+                .map(|i| matrix[(i, j)] * residual[i])
+                .sum();
+            let norm = (0..matrix.nrows())
+                .map(|i| matrix[(i, j)].powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                dot.abs() <= 1e-9 * scale * norm.max(1.0),
+                "{} column {j}: {dot}",
+                variant.name
+            );
         }
     }
 }

@@ -16,7 +16,8 @@ use numerus_dataset::synth::{CryptoSpec as SynthSpec, synthesize_crypto};
 use numerus_frames::{ReadOptions, Table, read_table};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("numerus-crypto-{name}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("numerus-crypto-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
@@ -26,7 +27,9 @@ struct Directory(PathBuf);
 
 impl Files for Directory {
     fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
-        Ok(Box::new(BufWriter::new(File::create(self.0.join(name)).unwrap())))
+        Ok(Box::new(BufWriter::new(
+            File::create(self.0.join(name)).unwrap(),
+        )))
     }
 }
 
@@ -40,7 +43,13 @@ fn build(dir: &Path, name: &str, days: &[PanelDay]) -> (PathBuf, CryptoReport) {
     writer.finish().unwrap();
     let out = dir.join(name);
     fs::create_dir_all(&out).unwrap();
-    let report = build_crypto(&panel, &CryptoSpec { min_symbols: 5 }, &mut Directory(out.clone()), &|_, _| {}).unwrap();
+    let report = build_crypto(
+        &panel,
+        &CryptoSpec { min_symbols: 5 },
+        &mut Directory(out.clone()),
+        &|_, _| {},
+    )
+    .unwrap();
     (out, report)
 }
 
@@ -67,7 +76,9 @@ fn symbols_by_date(table: &Table) -> BTreeMap<String, Vec<String>> {
 
 /// A deterministic pseudo-random return in about ±5 % for (symbol index, day, stream).
 fn noise(symbol: usize, day: usize, stream: u64) -> f64 {
-    let mut x = (symbol as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (day as u64 + 7).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ stream;
+    let mut x = (symbol as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (day as u64 + 7).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ stream;
     x ^= x >> 31;
     x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^= x >> 29;
@@ -84,13 +95,24 @@ struct Token {
 
 /// `count` days from 2023-01-01 of `tokens`, returns drawn from `stream` (the days in `keep`
 /// always from stream 0).
-fn panel(tokens: &[Token], count: usize, stream: u64, keep: std::ops::RangeInclusive<usize>) -> Vec<PanelDay> {
+fn panel(
+    tokens: &[Token],
+    count: usize,
+    stream: u64,
+    keep: std::ops::RangeInclusive<usize>,
+) -> Vec<PanelDay> {
     let start = Date::constant(2023, 1, 1);
     (0..count)
         .map(|index| {
-            let date = start.checked_add(jiff::Span::new().days(index as i64)).unwrap();
+            let date = start
+                .checked_add(jiff::Span::new().days(index as i64))
+                .unwrap();
             let mut day = PanelDay::new(date);
-            for (i, token) in tokens.iter().enumerate().filter(|(_, token)| token.listed <= index) {
+            for (i, token) in tokens
+                .iter()
+                .enumerate()
+                .filter(|(_, token)| token.listed <= index)
+            {
                 let ret = if index == token.listed {
                     f64::NAN
                 } else {
@@ -108,7 +130,12 @@ fn panel(tokens: &[Token], count: usize, stream: u64, keep: std::ops::RangeInclu
 }
 
 fn token(symbol: &str, listed: usize, cap: f64, traded: f64) -> Token {
-    Token { symbol: symbol.to_string(), listed, cap, traded }
+    Token {
+        symbol: symbol.to_string(),
+        listed,
+        cap,
+        traded,
+    }
 }
 
 fn regular_tokens(count: usize) -> Vec<Token> {
@@ -138,25 +165,54 @@ fn crypto_universe_always_has_btc_eth_nmr() {
         let day = index + HISTORY_DAYS_MIN - 1;
         assert_eq!(*date, days[day].date().to_string());
         for major in ["BTC", "ETH", "NMR"] {
-            assert!(symbols.iter().any(|s| s == major), "{date}: {major} missing");
+            assert!(
+                symbols.iter().any(|s| s == major),
+                "{date}: {major} missing"
+            );
         }
-        assert!(!symbols.iter().any(|s| s == "ZERO" || s == "THIN"), "{date}: {symbols:?}");
+        assert!(
+            !symbols.iter().any(|s| s == "ZERO" || s == "THIN"),
+            "{date}: {symbols:?}"
+        );
         let late_days = (day + 1).saturating_sub(20);
-        assert_eq!(symbols.iter().any(|s| s == "LATE"), late_days >= HISTORY_DAYS_MIN, "{date}");
+        assert_eq!(
+            symbols.iter().any(|s| s == "LATE"),
+            late_days >= HISTORY_DAYS_MIN,
+            "{date}"
+        );
         let mut sorted = symbols.clone();
         sorted.sort();
         assert_eq!(*symbols, sorted);
-        assert_eq!(symbols.len(), 23 + usize::from(late_days >= HISTORY_DAYS_MIN));
+        assert_eq!(
+            symbols.len(),
+            23 + usize::from(late_days >= HISTORY_DAYS_MIN)
+        );
     }
     let universe = read(&out, "live_universe.parquet");
-    let live: Vec<&str> = text(&universe, "symbol").iter().map(String::as_str).collect();
-    assert!(["BTC", "ETH", "NMR", "LATE"].iter().all(|s| live.contains(s)));
-    assert!(text(&universe, "date").iter().all(|d| *d == days[89].date().to_string()));
+    let live: Vec<&str> = text(&universe, "symbol")
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        ["BTC", "ETH", "NMR", "LATE"]
+            .iter()
+            .all(|s| live.contains(s))
+    );
+    assert!(
+        text(&universe, "date")
+            .iter()
+            .all(|d| *d == days[89].date().to_string())
+    );
     assert_eq!(read(&out, "live.parquet").len(), live.len());
 
     // The synthetic market's majors are in every date's universe too.
     let mut synthetic = Vec::new();
-    let spec = SynthSpec { symbols: 30, days: 80, start: Date::constant(2022, 3, 1), seed: 3 };
+    let spec = SynthSpec {
+        symbols: 30,
+        days: 80,
+        start: Date::constant(2022, 3, 1),
+        seed: 3,
+    };
     synthesize_crypto(&spec, |day| {
         synthetic.push(day);
         Ok(())
@@ -165,7 +221,10 @@ fn crypto_universe_always_has_btc_eth_nmr() {
     let (out, _) = build(&dir, "synthetic", &synthetic);
     for (date, symbols) in symbols_by_date(&read(&out, "train.parquet")) {
         for major in ["BTC", "ETH", "NMR"] {
-            assert!(symbols.iter().any(|s| s == major), "synthetic {date}: {major} missing");
+            assert!(
+                symbols.iter().any(|s| s == major),
+                "synthetic {date}: {major} missing"
+            );
         }
     }
     fs::remove_dir_all(&dir).unwrap();
@@ -182,25 +241,48 @@ fn crypto_targets_use_only_returns_after_the_date() {
     let (a, _) = build(&dir, "a", &panel(&tokens, DAYS, 1, window.clone()));
     let (b, _) = build(&dir, "b", &panel(&tokens, DAYS, 2, window.clone()));
     let (a, b) = (read(&a, "train.parquet"), read(&b, "train.parquet"));
-    let text_date = Date::constant(2023, 1, 1).checked_add(jiff::Span::new().days(date as i64)).unwrap().to_string();
+    let text_date = Date::constant(2023, 1, 1)
+        .checked_add(jiff::Span::new().days(date as i64))
+        .unwrap()
+        .to_string();
     let rows = |table: &Table| -> Vec<usize> {
-        text(table, "date").iter().enumerate().filter(|(_, d)| **d == text_date).map(|(row, _)| row).collect()
+        text(table, "date")
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == text_date)
+            .map(|(row, _)| row)
+            .collect()
     };
     let (rows_a, rows_b) = (rows(&a), rows(&b));
     assert_eq!(rows_a.len(), tokens.len());
     let pick = |table: &Table, rows: &[usize], column: &str| -> Vec<f64> {
-        rows.iter().map(|&row| numbers(table, column)[row]).collect()
+        rows.iter()
+            .map(|&row| numbers(table, column)[row])
+            .collect()
     };
     // Every other day's returns differ between the two panels, the window's do not: the
     // targets agree, the features (returns up to the date) do not.
     assert_eq!(pick(&a, &rows_a, "target"), pick(&b, &rows_b, "target"));
-    assert_ne!(pick(&a, &rows_a, "feature_return_20d"), pick(&b, &rows_b, "feature_return_20d"));
+    assert_ne!(
+        pick(&a, &rows_a, "feature_return_20d"),
+        pick(&b, &rows_b, "feature_return_20d")
+    );
     // And the target is exactly the binned compounded return over the window.
     let symbols: Vec<&String> = rows_a.iter().map(|&row| &text(&a, "symbol")[row]).collect();
-    let index: HashMap<&str, usize> = tokens.iter().enumerate().map(|(i, t)| (t.symbol.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.symbol.as_str(), i))
+        .collect();
     let forward: Vec<f64> = symbols
         .iter()
-        .map(|symbol| window.clone().map(|day| noise(index[symbol.as_str()], day, 0).ln_1p()).sum::<f64>().exp_m1())
+        .map(|symbol| {
+            window
+                .clone()
+                .map(|day| noise(index[symbol.as_str()], day, 0).ln_1p())
+                .sum::<f64>()
+                .exp_m1()
+        })
         .collect();
     let expected: Vec<f64> = bin_target(&forward).into_iter().map(f64::from).collect();
     assert_eq!(pick(&a, &rows_a, "target"), expected);
@@ -208,6 +290,12 @@ fn crypto_targets_use_only_returns_after_the_date() {
     assert_eq!(numbers(&targets, "target"), numbers(&a, "target"));
     // The last published date is the last whose window the panel covers.
     let last = text(&a, "date").last().unwrap();
-    assert_eq!(*last, Date::constant(2023, 1, 1).checked_add(jiff::Span::new().days((DAYS - 22) as i64)).unwrap().to_string());
+    assert_eq!(
+        *last,
+        Date::constant(2023, 1, 1)
+            .checked_add(jiff::Span::new().days((DAYS - 22) as i64))
+            .unwrap()
+            .to_string()
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
