@@ -125,7 +125,8 @@ class Window:
 
     def __init__(self, panel, day, columns):
         low = max(0, day - WINDOWS[-1] + 1)
-        rows = slice(low, day + 1)
+        # The days newest first, so that a cumulative sum's row w - 1 is the last w days.
+        rows = slice(day, low - 1 if low > 0 else None, -1)
         ret = panel.wide["return"][rows, columns]
         valid = np.isfinite(ret)
         r = np.where(valid, ret, 0.0)
@@ -143,8 +144,8 @@ class Window:
             np.where(liquid, np.abs(r) / safe_traded * 1e6, 0.0),
             liquid.astype(np.float64),
         ])
-        self.sums = np.cumsum(stacked[:, ::-1], axis=1)
-        self.max_close = np.fmax.accumulate(panel.wide["close"][rows, columns][::-1], axis=0)
+        self.sums = np.cumsum(stacked, axis=1)
+        self.max_close = np.fmax.accumulate(panel.wide["close"][rows, columns], axis=0)
         self.held = day + 1 - low
 
     def get(self, name, window):
@@ -303,18 +304,21 @@ def targets(panel, day, columns):
                "everything": np.hstack([intercept, beta, groups, styles])}
     forward = [forward_return(panel, day, columns, h) for h in HORIZONS]
     scale = np.where(np.isfinite(volatility) & (volatility > 0), volatility, np.inf)
-    out = {}
+    # One least-squares solve per design, for every column neutralized against it.
+    wanted = {}
     for name, neutral, risk_adjusted in VARIANTS:
         for horizon, returns in zip(HORIZONS, forward):
-            column = f"target_{name}_{horizon}"
-            if returns is None:
-                out[column] = np.full(len(columns), np.nan, dtype=np.float32)
-                continue
-            y = returns / scale if risk_adjusted else returns
-            if neutral != "nothing":
-                x = designs[neutral]
-                y = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-            out[column] = bin_target(y)
+            if returns is not None:
+                y = returns / scale if risk_adjusted else returns
+                wanted.setdefault(neutral, []).append((f"target_{name}_{horizon}", y))
+    out = {name: np.full(len(columns), np.nan, dtype=np.float32) for name in target_names()}
+    for neutral, columns_y in wanted.items():
+        y = np.column_stack([values for _, values in columns_y])
+        if neutral != "nothing":
+            x = designs[neutral]
+            y = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+        for j, (name, _) in enumerate(columns_y):
+            out[name] = bin_target(y[:, j])
     out["target"] = out["target_atlas_20"]
     return {name: out[name] for name in target_names()}
 

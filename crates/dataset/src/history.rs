@@ -54,6 +54,8 @@ pub struct Stock {
 pub struct History {
     capacity: usize,
     slots: HashMap<String, usize>,
+    /// Per slot: the index of the last day its stock was present.
+    last_seen: Vec<usize>,
     stocks: Vec<Stock>,
     series: [Vec<f64>; SERIES],
     /// Per ring position: the cap-weighted mean return of the day.
@@ -72,6 +74,7 @@ impl History {
         Self {
             capacity,
             slots: HashMap::new(),
+            last_seen: Vec::new(),
             stocks: Vec::new(),
             series: Default::default(),
             market: vec![f64::NAN; capacity],
@@ -133,25 +136,52 @@ impl History {
         let ticker = &day.ticker[row];
         let country = day.country.get(row).map(String::as_str).unwrap_or("");
         let sector = day.sector.get(row).map(String::as_str).unwrap_or("");
-        if let Some(&slot) = self.slots.get(ticker) {
-            let stock = &mut self.stocks[slot];
-            if stock.country != country || stock.sector != sector {
-                stock.country = country.to_string();
-                stock.sector = sector.to_string();
+        let slot = match self.slots.get(ticker) {
+            Some(&slot) => {
+                let stock = &mut self.stocks[slot];
+                if stock.country != country || stock.sector != sector {
+                    stock.country = country.to_string();
+                    stock.sector = sector.to_string();
+                }
+                slot
             }
-            return slot;
-        }
-        let slot = self.stocks.len();
-        self.slots.insert(ticker.clone(), slot);
-        self.stocks.push(Stock {
-            ticker: ticker.clone(),
-            country: country.to_string(),
-            sector: sector.to_string(),
-        });
-        for series in &mut self.series {
-            series.resize(series.len() + self.capacity, f64::NAN);
-        }
+            None => {
+                let stock = Stock {
+                    ticker: ticker.clone(),
+                    country: country.to_string(),
+                    sector: sector.to_string(),
+                };
+                match self.vacant_slot() {
+                    Some(slot) => {
+                        let gone = std::mem::replace(&mut self.stocks[slot], stock);
+                        self.slots.remove(&gone.ticker);
+                        self.slots.insert(ticker.clone(), slot);
+                        slot
+                    }
+                    None => {
+                        let slot = self.stocks.len();
+                        self.slots.insert(ticker.clone(), slot);
+                        self.stocks.push(stock);
+                        self.last_seen.push(self.days);
+                        for series in &mut self.series {
+                            series.resize(series.len() + self.capacity, f64::NAN);
+                        }
+                        slot
+                    }
+                }
+            }
+        };
+        self.last_seen[slot] = self.days;
         slot
+    }
+
+    /// A slot whose stock has been absent for the whole window: every value of it has been
+    /// overwritten with NaN since, so a new stock can take it. Slots are thus bounded by the
+    /// stocks listed within one window, however long the panel.
+    fn vacant_slot(&self) -> Option<usize> {
+        self.last_seen
+            .iter()
+            .position(|&last| last + self.capacity < self.days)
     }
 
     /// Days pushed so far.
