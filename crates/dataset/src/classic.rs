@@ -308,7 +308,7 @@ pub fn build_classic(
         ));
     }
     let recipe = Recipe::draw(spec.features, spec.seed)?;
-    let dates = scan_dates(panel)?;
+    let dates = scan_dates(panel, PanelKind::Stocks)?;
     let plan = Plan::new(&dates, spec.validation_fraction)?;
     let first_week = crate::plan::first_week(&dates).expect("the plan checked the length");
     let columns = data_columns(&recipe);

@@ -277,7 +277,7 @@ pub fn build_crypto(
     files: &mut dyn Files,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<CryptoReport, Error> {
-    let dates = scan_dates(panel)?;
+    let dates = scan_dates(panel, PanelKind::Crypto)?;
     let needed = HISTORY_DAYS_MIN + TARGET_LAG_DAYS + TARGET_HORIZON_DAYS;
     if dates.len() < needed {
         return Err(Error::input(format!(

@@ -607,9 +607,11 @@ fn number_values(array: &ArrayRef) -> Vec<f64> {
     }
 }
 
-/// The distinct dates of a panel, in file order, reading only its `date` column. Checks that
-/// they ascend; the other rules are checked by [`PanelReader`] as the build reads the rows.
-pub fn scan_dates(path: &Path) -> Result<Vec<Date>, Error> {
+/// The distinct dates of a panel, in file order, reading only its `date` column. Checks the
+/// columns, that the dates ascend and (stocks) that they are business days; the other rules are checked by [`PanelReader`] as the build reads the rows.
+pub fn scan_dates(path: &Path, kind: PanelKind) -> Result<Vec<Date>, Error> {
+    // Opening a reader checks the columns, so a panel missing one is refused before the scan.
+    drop(PanelReader::open(path, kind, 0)?);
     let file = File::open(path).map_err(Error::io(path, "open the panel"))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|source| Error::panel(path, format!("is not a Parquet file: {source}")))?;
@@ -660,6 +662,16 @@ pub fn scan_dates(path: &Path) -> Result<Vec<Date>, Error> {
                             "row {line}: date {date} comes after {last}; the panel must be \
                              sorted by date (sort it, e.g. `df.sort_values(\"date\")`, and \
                              write it again)"
+                        ),
+                    ));
+                }
+                _ if kind == PanelKind::Stocks && !is_business_day(date) => {
+                    return Err(Error::panel(
+                        path,
+                        format!(
+                            "row {line}: {date} is a {:?}; a stock panel has business days only \
+                             (drop weekend rows)",
+                            date.weekday()
                         ),
                     ));
                 }

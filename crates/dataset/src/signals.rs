@@ -1054,7 +1054,7 @@ pub fn build_signals(
             "--validation-fraction must be between 0 and 1 (exclusive)",
         ));
     }
-    let dates = scan_dates(panel)?;
+    let dates = scan_dates(panel, PanelKind::Stocks)?;
     let plan = Plan::new(&dates, spec.validation_fraction)?;
     let mut reader = PanelReader::open(panel, PanelKind::Stocks, spec.min_stocks)?;
     let (sectors, countries) = scan_groups(panel)?;

@@ -1,5 +1,7 @@
 //! `numerus` from the outside: real processes, real files.
 
+mod data;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
