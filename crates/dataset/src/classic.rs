@@ -112,7 +112,7 @@ pub(crate) fn era_rows(
     };
     let tickers: Vec<&str> = slots
         .iter()
-        .map(|&slot| history.stock(slot).ticker.as_str())
+        .map(|&slot| history.stock(slot, day).ticker)
         .collect();
     let ids: Vec<String> = tickers
         .iter()

@@ -210,7 +210,7 @@ fn date_rows(history: &History, day: usize, universe: &[usize], with_target: boo
     };
     let symbols: Vec<&str> = universe
         .iter()
-        .map(|&slot| history.stock(slot).ticker.as_str())
+        .map(|&slot| history.stock(slot, day).ticker)
         .collect();
     let mut order: Vec<usize> = (0..universe.len()).collect();
     order.sort_unstable_by(|&a, &b| symbols[a].cmp(symbols[b]));

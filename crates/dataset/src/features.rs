@@ -303,8 +303,8 @@ pub fn raw_features(
         .map(|feature| rows.iter().map(|row| row[feature]).collect())
         .collect();
     drop(rows);
-    let sectors = groups(slots, |slot| &history.stock(slot).sector);
-    let countries = groups(slots, |slot| &history.stock(slot).country);
+    let sectors = groups(slots, |slot| history.stock(slot, day).sector);
+    let countries = groups(slots, |slot| history.stock(slot, day).country);
     columns
         .par_iter_mut()
         .zip(features)
@@ -317,7 +317,7 @@ pub fn raw_features(
 }
 
 /// The group index of each stock (groups numbered in order of first appearance).
-pub(crate) fn groups<'a>(slots: &[usize], key: impl Fn(usize) -> &'a String) -> Vec<usize> {
+pub(crate) fn groups<'a>(slots: &[usize], key: impl Fn(usize) -> &'a str) -> Vec<usize> {
     let mut index = HashMap::new();
     slots
         .iter()

@@ -38,15 +38,16 @@ pub enum Series {
 
 const SERIES: usize = 9;
 
-/// A stock's identity as last seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stock {
+/// A stock as of one day: its ticker, and its country and sector *on that day* (a stock that
+/// moves sector later is still in its old sector for an era before the move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stock<'a> {
     /// Ticker.
-    pub ticker: String,
+    pub ticker: &'a str,
     /// Country of listing.
-    pub country: String,
+    pub country: &'a str,
     /// Sector.
-    pub sector: String,
+    pub sector: &'a str,
 }
 
 /// The last `capacity` days of the panel.
@@ -56,8 +57,16 @@ pub struct History {
     slots: HashMap<String, usize>,
     /// Per slot: the index of the last day its stock was present.
     last_seen: Vec<usize>,
-    stocks: Vec<Stock>,
+    /// Per slot: its ticker.
+    tickers: Vec<String>,
     series: [Vec<f64>; SERIES],
+    /// Per slot and ring position, like the series: codes into `labels` of the country and
+    /// the sector that day.
+    countries: Vec<u32>,
+    sectors: Vec<u32>,
+    /// Country and sector names, and their codes.
+    labels: Vec<String>,
+    codes: HashMap<String, u32>,
     /// Per ring position: the cap-weighted mean return of the day.
     market: Vec<f64>,
     /// Per ring position: the date.
@@ -75,7 +84,11 @@ impl History {
             capacity,
             slots: HashMap::new(),
             last_seen: Vec::new(),
-            stocks: Vec::new(),
+            tickers: Vec::new(),
+            countries: Vec::new(),
+            sectors: Vec::new(),
+            labels: Vec::new(),
+            codes: HashMap::new(),
             series: Default::default(),
             market: vec![f64::NAN; capacity],
             dates: vec![None; capacity],
@@ -88,7 +101,7 @@ impl History {
     pub fn push(&mut self, day: &PanelDay) {
         let position = self.days % self.capacity;
         for series in &mut self.series {
-            for slot in 0..self.stocks.len() {
+            for slot in 0..self.tickers.len() {
                 series[slot * self.capacity + position] = f64::NAN;
             }
         }
@@ -118,6 +131,8 @@ impl History {
             for (series, value) in self.series.iter_mut().zip(values) {
                 series[at] = value;
             }
+            self.countries[at] = self.code(day.country.get(row).map_or("", String::as_str));
+            self.sectors[at] = self.code(day.sector.get(row).map_or("", String::as_str));
             let cap = day.market_cap[row];
             if day.ret[row].is_finite() && cap.is_finite() && cap > 0.0 {
                 weighted += cap * day.ret[row];
@@ -130,49 +145,47 @@ impl History {
         self.days += 1;
     }
 
-    /// The slot of row `row` of `day`, created on first sight; its country and sector are
-    /// updated to the day's.
+    /// The slot of row `row` of `day`, created (or taken over) on first sight.
     fn slot(&mut self, day: &PanelDay, row: usize) -> usize {
         let ticker = &day.ticker[row];
-        let country = day.country.get(row).map(String::as_str).unwrap_or("");
-        let sector = day.sector.get(row).map(String::as_str).unwrap_or("");
         let slot = match self.slots.get(ticker) {
-            Some(&slot) => {
-                let stock = &mut self.stocks[slot];
-                if stock.country != country || stock.sector != sector {
-                    stock.country = country.to_string();
-                    stock.sector = sector.to_string();
+            Some(&slot) => slot,
+            None => match self.vacant_slot() {
+                Some(slot) => {
+                    let gone = std::mem::replace(&mut self.tickers[slot], ticker.clone());
+                    self.slots.remove(&gone);
+                    self.slots.insert(ticker.clone(), slot);
+                    slot
                 }
-                slot
-            }
-            None => {
-                let stock = Stock {
-                    ticker: ticker.clone(),
-                    country: country.to_string(),
-                    sector: sector.to_string(),
-                };
-                match self.vacant_slot() {
-                    Some(slot) => {
-                        let gone = std::mem::replace(&mut self.stocks[slot], stock);
-                        self.slots.remove(&gone.ticker);
-                        self.slots.insert(ticker.clone(), slot);
-                        slot
+                None => {
+                    let slot = self.tickers.len();
+                    self.slots.insert(ticker.clone(), slot);
+                    self.tickers.push(ticker.clone());
+                    self.last_seen.push(self.days);
+                    for series in &mut self.series {
+                        series.resize(series.len() + self.capacity, f64::NAN);
                     }
-                    None => {
-                        let slot = self.stocks.len();
-                        self.slots.insert(ticker.clone(), slot);
-                        self.stocks.push(stock);
-                        self.last_seen.push(self.days);
-                        for series in &mut self.series {
-                            series.resize(series.len() + self.capacity, f64::NAN);
-                        }
-                        slot
-                    }
+                    self.countries
+                        .resize(self.countries.len() + self.capacity, u32::MAX);
+                    self.sectors
+                        .resize(self.sectors.len() + self.capacity, u32::MAX);
+                    slot
                 }
-            }
+            },
         };
         self.last_seen[slot] = self.days;
         slot
+    }
+
+    /// The code of a country or sector name.
+    fn code(&mut self, label: &str) -> u32 {
+        if let Some(&code) = self.codes.get(label) {
+            return code;
+        }
+        let code = u32::try_from(self.labels.len()).expect("fewer than 2³² names");
+        self.labels.push(label.to_string());
+        self.codes.insert(label.to_string(), code);
+        code
     }
 
     /// A slot whose stock has been absent for the whole window: every value of it has been
@@ -206,9 +219,16 @@ impl History {
         &self.members[day % self.capacity]
     }
 
-    /// The stock of a slot.
-    pub fn stock(&self, slot: usize) -> &Stock {
-        &self.stocks[slot]
+    /// The stock of a slot as of day `day`, which must be held and have the stock present.
+    pub fn stock(&self, slot: usize, day: usize) -> Stock<'_> {
+        assert!(self.holds(day), "day {day} is not in the history");
+        let at = slot * self.capacity + day % self.capacity;
+        let label = |code: u32| self.labels.get(code as usize).map_or("", String::as_str);
+        Stock {
+            ticker: &self.tickers[slot],
+            country: label(self.countries[at]),
+            sector: label(self.sectors[at]),
+        }
     }
 
     /// The value of `series` for `slot` on day `day`; NaN when the stock was absent or the

@@ -469,7 +469,7 @@ fn raw_factors(history: &History, day: usize, slots: &[usize]) -> Vec<Vec<f64>> 
         .par_iter()
         .map(|&slot| technical_row(history, slot, day))
         .collect();
-    let countries = groups(slots, |slot| &history.stock(slot).country);
+    let countries = groups(slots, |slot| history.stock(slot, day).country);
     let mut next_technical = 0;
     FACTORS
         .iter()
@@ -737,14 +737,14 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
         .map(|&slot| {
             format!(
                 "{} {}",
-                history.stock(slot).ticker,
-                history.stock(slot).country
+                history.stock(slot, day).ticker,
+                history.stock(slot, day).country
             )
         })
         .collect();
     let countries: Vec<String> = slots
         .iter()
-        .map(|&slot| history.stock(slot).country.clone())
+        .map(|&slot| history.stock(slot, day).country.to_string())
         .collect();
     let (mut targets, mut neutralizer, mut weights) = (Vec::new(), Vec::new(), Vec::new());
     if scored {
@@ -756,7 +756,7 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
             .expect("the liquidity factor is published");
         weights = sample_weights(&raw[weight_index]);
         neutralizer = orthonormalize(
-            exposure_columns(history, slots, &exposures, layout),
+            exposure_columns(history, day, slots, &exposures, layout),
             &weights,
         );
     }
@@ -788,6 +788,7 @@ fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> Era
 /// The exposure matrix `A` of the neutralizer, column by column in [`Layout`] order.
 fn exposure_columns(
     history: &History,
+    day: usize,
     slots: &[usize],
     exposures: &Exposures,
     layout: &Layout,
@@ -806,10 +807,10 @@ fn exposure_columns(
         "one column per style neutralizer"
     );
     for sector in layout.sectors.iter().skip(1) {
-        columns.push(dummy(&|slot| history.stock(slot).sector == *sector));
+        columns.push(dummy(&|slot| history.stock(slot, day).sector == *sector));
     }
     for country in layout.countries.iter().skip(1) {
-        columns.push(dummy(&|slot| history.stock(slot).country == *country));
+        columns.push(dummy(&|slot| history.stock(slot, day).country == *country));
     }
     columns
 }

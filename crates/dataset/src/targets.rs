@@ -134,8 +134,8 @@ impl Exposures {
         let beta = raw.remove(0);
         let mut groups_columns = Vec::new();
         for key in [
-            groups(slots, |slot| &history.stock(slot).sector),
-            groups(slots, |slot| &history.stock(slot).country),
+            groups(slots, |slot| history.stock(slot, day).sector),
+            groups(slots, |slot| history.stock(slot, day).country),
         ] {
             let count = key.iter().max().map_or(0, |max| max + 1);
             for group in 1..count {

@@ -281,6 +281,9 @@ fn features_of_a_date_do_not_change_when_later_prices_change() {
         }
         day.volume.iter_mut().for_each(|v| *v *= 0.5);
         day.book_value.iter_mut().for_each(|v| *v *= 2.0);
+        // Stocks change sector and country later: the earlier eras keep the old ones.
+        day.sector.rotate_left(1);
+        day.country.rotate_left(2);
     }
     let (a, b) = (scratch("leak-a"), scratch("leak-b"));
     let report = build(&a, &days);
