@@ -31,6 +31,19 @@ pub fn bin_feature(values: &[f64], bins: &mut [i8], scratch: &mut Vec<(f64, u32)
     );
 }
 
+/// Bins every column of `columns` (in parallel), as [`bin_feature`] does.
+pub fn bin_features(columns: &[Vec<f64>]) -> Vec<Vec<i8>> {
+    use rayon::prelude::*;
+    columns
+        .par_iter()
+        .map_init(Vec::new, |scratch, column| {
+            let mut bins = vec![2; column.len()];
+            bin_feature(column, &mut bins, scratch);
+            bins
+        })
+        .collect()
+}
+
 /// Bins `values` 5/20/50/20/5 % into {0, 0.25, 0.5, 0.75, 1}; NaN stays NaN.
 pub fn bin_target(values: &[f64]) -> Vec<f32> {
     let mut binned: Vec<f32> = values

@@ -18,11 +18,10 @@ use std::path::Path;
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 use jiff::civil::Date;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::binning::{bin_feature, rank_percentiles};
+use crate::binning::{bin_features, rank_percentiles};
 use crate::features::raw_features;
 use crate::history::History;
 use crate::ids::IdKey;
@@ -95,14 +94,7 @@ pub(crate) fn era_rows(
 ) -> Result<EraRows, Error> {
     let slots = history.members(day);
     let raw = raw_features(history, day, slots, &recipe.features);
-    let bins: Vec<Vec<i8>> = raw
-        .par_iter()
-        .map_init(Vec::new, |order, column| {
-            let mut bins = vec![2; column.len()];
-            bin_feature(column, &mut bins, order);
-            bins
-        })
-        .collect();
+    let bins = bin_features(&raw);
     drop(raw);
     let targets = if target_days == Some(0) {
         vec![vec![f32::NAN; slots.len()]; target_names().len()]

@@ -42,15 +42,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use crate::Error;
-use crate::binning::{bin_feature, bin_target};
+use crate::binning::{bin_features, bin_target};
 use crate::features::raw_features;
-use crate::history::{History, Series};
+use crate::history::History;
 use crate::output::{FileEntry, Files, TableFile, write_json};
 use crate::panel::{PanelDay, PanelKind, PanelReader, scan_dates};
 use crate::recipe::{FeatureDef, Measure, Relative};
+use crate::targets::forward_returns_after;
 use crate::writer::{Kind, Values};
 
 /// The tokens every date's universe has.
@@ -150,29 +149,6 @@ pub fn universe(day: &PanelDay, days_seen: &HashMap<String, usize>) -> Vec<usize
     chosen
 }
 
-/// The forward return of each of `slots` for the date at `day`: days
-/// `day + TARGET_LAG_DAYS + 1 ..= day + TARGET_LAG_DAYS + TARGET_HORIZON_DAYS`; `None` if the
-/// history does not reach that far yet.
-fn forward_returns(history: &History, day: usize, slots: &[usize]) -> Option<Vec<f64>> {
-    let last = day + TARGET_LAG_DAYS + TARGET_HORIZON_DAYS;
-    if last >= history.days() {
-        return None;
-    }
-    Some(
-        slots
-            .iter()
-            .map(|&slot| {
-                (day + TARGET_LAG_DAYS + 1..=last)
-                    .map(|at| history.value(Series::Return, slot, at))
-                    .filter(|r| r.is_finite())
-                    .map(|r| r.max(-0.999_999).ln_1p())
-                    .sum::<f64>()
-                    .exp_m1()
-            })
-            .collect(),
-    )
-}
-
 /// A date's rows, sorted by symbol.
 struct DateRows {
     symbols: Vec<String>,
@@ -192,19 +168,13 @@ fn date_rows(history: &History, day: usize, universe: &[usize], with_target: boo
         })
         .collect();
     let raw = raw_features(history, day, universe, &defs);
-    let bins: Vec<Vec<i8>> = raw
-        .par_iter()
-        .map_init(Vec::new, |order, column| {
-            let mut bins = vec![2; column.len()];
-            bin_feature(column, &mut bins, order);
-            bins
-        })
-        .collect();
+    let bins = bin_features(&raw);
     let target = if with_target {
-        forward_returns(history, day, universe).map_or_else(
-            || vec![f32::NAN; universe.len()],
-            |forward| bin_target(&forward),
-        )
+        forward_returns_after(history, day, universe, TARGET_LAG_DAYS, TARGET_HORIZON_DAYS)
+            .map_or_else(
+                || vec![f32::NAN; universe.len()],
+                |forward| bin_target(&forward),
+            )
     } else {
         Vec::new()
     };

@@ -84,7 +84,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
 use crate::Error;
-use crate::binning::{bin_feature, bin_target, rank_percentiles};
+use crate::binning::{bin_features, bin_target, rank_percentiles};
 use crate::classic::HISTORY_DAYS;
 use crate::features::{groups, raw_features};
 use crate::history::{History, Series};
@@ -724,14 +724,7 @@ struct EraRows {
 fn era_rows(history: &History, day: usize, layout: &Layout, scored: bool) -> EraRows {
     let slots = history.members(day);
     let raw = raw_factors(history, day, slots);
-    let bins: Vec<Vec<i8>> = raw
-        .par_iter()
-        .map_init(Vec::new, |order, column| {
-            let mut bins = vec![2; column.len()];
-            bin_feature(column, &mut bins, order);
-            bins
-        })
-        .collect();
+    let bins = bin_features(&raw);
     let tickers: Vec<String> = slots
         .iter()
         .map(|&slot| {

@@ -203,7 +203,19 @@ pub fn forward_returns(
     slots: &[usize],
     days: usize,
 ) -> Option<Vec<f64>> {
-    let last = day + LAG + days;
+    forward_returns_after(history, day, slots, LAG, days)
+}
+
+/// The compounded return of each of `slots` over days `day + lag + 1 ..= day + lag + days`
+/// (a day without a return counts as zero); `None` if the history does not reach that far.
+pub fn forward_returns_after(
+    history: &History,
+    day: usize,
+    slots: &[usize],
+    lag: usize,
+    days: usize,
+) -> Option<Vec<f64>> {
+    let last = day + lag + days;
     if last >= history.days() {
         return None;
     }
@@ -211,7 +223,7 @@ pub fn forward_returns(
         slots
             .iter()
             .map(|&slot| {
-                (day + LAG + 1..=last)
+                (day + lag + 1..=last)
                     .map(|at| history.value(Series::LogReturn, slot, at))
                     .filter(|log| log.is_finite())
                     .sum::<f64>()

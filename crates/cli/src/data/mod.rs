@@ -239,6 +239,27 @@ fn restrict(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs a build into a fresh staging directory beside `published`, with a progress bar
+/// labelled `what`; the caller renames the staging directory into place when all is done.
+fn staged<R>(
+    published: &Path,
+    what: &str,
+    build: impl FnOnce(
+        &mut Directory,
+        &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<R, numerus_dataset::Error>,
+) -> anyhow::Result<(R, Staging)> {
+    let staging = Staging::new(published)?;
+    let bar = progress_bar(what);
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = build(&mut Directory(staging.path.clone()), &progress)?;
+    bar.finish_and_clear();
+    Ok((report, staging))
+}
+
 fn progress_bar(what: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
     let template = format!("{what} {{bar:40}} {{pos}}/{{len}} days {{elapsed}} (eta {{eta}})");
@@ -275,19 +296,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         key,
         min_stocks: version.min_stocks,
     };
-    let staging = Staging::new(&published)?;
-    let bar = progress_bar("building");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let report = build_classic(
-        &version.panel,
-        &spec,
-        &mut Directory(staging.path.clone()),
-        &progress,
-    )?;
-    bar.finish_and_clear();
+    let (report, staging) = staged(&published, "building", |files, progress| {
+        build_classic(&version.panel, &spec, files, progress)
+    })?;
     fs::create_dir_all(private.parent().expect("has a parent"))?;
     let private_staging = Staging::new(&private)?;
     write_recipe(&private_staging.path, &report.recipe)?;

@@ -14,7 +14,7 @@ use numerus_dataset::crypto::{CryptoSpec, build_crypto};
 use numerus_dataset::plan::Split;
 use numerus_dataset::signals::{SignalsSpec, build_signals};
 
-use super::{Directory, Staging, parse_version, print_files, progress_bar};
+use super::{parse_version, print_files, staged};
 
 /// The flags of `numerus data signals`.
 #[derive(Debug, clap::Args)]
@@ -93,19 +93,9 @@ pub fn signals(args: &SignalsArgs) -> anyhow::Result<()> {
         validation_fraction: args.validation_fraction,
         min_stocks: args.min_stocks,
     };
-    let staging = Staging::new(&published)?;
-    let bar = progress_bar("building signals");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let report = build_signals(
-        &args.panel,
-        &spec,
-        &mut Directory(staging.path.clone()),
-        &progress,
-    )?;
-    bar.finish_and_clear();
+    let (report, staging) = staged(&published, "building signals", |files, progress| {
+        build_signals(&args.panel, &spec, files, progress)
+    })?;
     staging.commit(&published)?;
     let plan = &report.plan;
     println!(
@@ -133,19 +123,9 @@ pub fn crypto(args: &CryptoArgs) -> anyhow::Result<()> {
     let spec = CryptoSpec {
         min_symbols: args.min_symbols,
     };
-    let staging = Staging::new(&published)?;
-    let bar = progress_bar("building crypto");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let report = build_crypto(
-        &args.panel,
-        &spec,
-        &mut Directory(staging.path.clone()),
-        &progress,
-    )?;
-    bar.finish_and_clear();
+    let (report, staging) = staged(&published, "building crypto", |files, progress| {
+        build_crypto(&args.panel, &spec, files, progress)
+    })?;
     staging.commit(&published)?;
     let dates = report.train_dates.map_or_else(
         || "none".to_string(),
