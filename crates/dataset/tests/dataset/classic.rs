@@ -2,17 +2,15 @@
 //! neutralization and signal.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs::{self};
 use std::path::{Path, PathBuf};
 
+use super::{Directory, scratch, write_panel};
 use jiff::civil::Date;
-use numerus_dataset::Error;
 use numerus_dataset::classic::{ClassicReport, ClassicSpec, build_classic};
 use numerus_dataset::history::History;
 use numerus_dataset::ids::IdKey;
-use numerus_dataset::output::Files;
-use numerus_dataset::panel::{PanelDay, PanelKind, PanelWriter};
+use numerus_dataset::panel::{PanelDay, PanelKind};
 use numerus_dataset::recipe::Measure;
 use numerus_dataset::synth::{StockSpec, synthesize_stocks};
 use numerus_dataset::targets::{Exposures, Neutral, VARIANTS, neutral_returns};
@@ -22,24 +20,6 @@ use sha2::{Digest, Sha256};
 const STOCKS: usize = 150;
 const DAYS: usize = 720;
 const FEATURES: usize = 40;
-
-/// A fresh directory under the target's temporary space.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("numerus-classic-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Directory(PathBuf);
-
-impl Files for Directory {
-    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
-        Ok(Box::new(BufWriter::new(
-            File::create(self.0.join(name)).unwrap(),
-        )))
-    }
-}
 
 fn market(seed: u64) -> Vec<PanelDay> {
     let mut days = Vec::new();
@@ -57,14 +37,6 @@ fn market(seed: u64) -> Vec<PanelDay> {
     days
 }
 
-fn write_panel(path: &Path, days: &[PanelDay]) {
-    let mut writer = PanelWriter::new(File::create(path).unwrap(), PanelKind::Stocks).unwrap();
-    for day in days {
-        writer.write_day(day).unwrap();
-    }
-    writer.finish().unwrap();
-}
-
 fn spec() -> ClassicSpec {
     ClassicSpec {
         features: FEATURES,
@@ -77,7 +49,7 @@ fn spec() -> ClassicSpec {
 
 fn build(dir: &Path, days: &[PanelDay]) -> ClassicReport {
     let panel = dir.join("panel.parquet");
-    write_panel(&panel, days);
+    write_panel(&panel, PanelKind::Stocks, days);
     let out = dir.join("v1");
     fs::create_dir_all(&out).unwrap();
     build_classic(&panel, &spec(), &mut Directory(out), &|_, _| {}).unwrap()
@@ -103,7 +75,7 @@ fn numbers<'a>(table: &'a Table, name: &str) -> &'a [f64] {
 fn shared() -> &'static (PathBuf, ClassicReport) {
     static BUILT: std::sync::OnceLock<(PathBuf, ClassicReport)> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = scratch("shared");
+        let dir = scratch("classic-shared");
         let report = build(&dir, &market(11));
         (dir.join("v1"), report)
     })
@@ -285,7 +257,7 @@ fn features_of_a_date_do_not_change_when_later_prices_change() {
         day.sector.rotate_left(1);
         day.country.rotate_left(2);
     }
-    let (a, b) = (scratch("leak-a"), scratch("leak-b"));
+    let (a, b) = (scratch("classic-leak-a"), scratch("classic-leak-b"));
     let report = build(&a, &days);
     build(&b, &perturbed);
     let features = report.recipe.recipe.names();

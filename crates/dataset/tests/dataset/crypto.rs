@@ -2,45 +2,21 @@
 //! window, the files.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs::{self};
 use std::path::{Path, PathBuf};
 
+use super::{Directory, scratch, write_panel};
 use jiff::civil::Date;
-use numerus_dataset::Error;
 use numerus_dataset::binning::bin_target;
 use numerus_dataset::crypto::{CryptoReport, CryptoSpec, HISTORY_DAYS_MIN, build_crypto};
-use numerus_dataset::output::Files;
-use numerus_dataset::panel::{PanelDay, PanelKind, PanelWriter};
+use numerus_dataset::panel::{PanelDay, PanelKind};
 use numerus_dataset::synth::{CryptoSpec as SynthSpec, synthesize_crypto};
 use numerus_frames::{ReadOptions, Table, read_table};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("numerus-crypto-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Directory(PathBuf);
-
-impl Files for Directory {
-    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
-        Ok(Box::new(BufWriter::new(
-            File::create(self.0.join(name)).unwrap(),
-        )))
-    }
-}
 
 /// Writes `days` as a crypto panel in `dir` and builds a version from it into `dir/name`.
 fn build(dir: &Path, name: &str, days: &[PanelDay]) -> (PathBuf, CryptoReport) {
     let panel = dir.join(format!("{name}.parquet"));
-    let mut writer = PanelWriter::new(File::create(&panel).unwrap(), PanelKind::Crypto).unwrap();
-    for day in days {
-        writer.write_day(day).unwrap();
-    }
-    writer.finish().unwrap();
+    write_panel(&panel, PanelKind::Crypto, days);
     let out = dir.join(name);
     fs::create_dir_all(&out).unwrap();
     let report = build_crypto(
@@ -146,7 +122,7 @@ fn regular_tokens(count: usize) -> Vec<Token> {
 
 #[test]
 fn crypto_universe_always_has_btc_eth_nmr() {
-    let dir = scratch("universe");
+    let dir = scratch("crypto-universe");
     let mut tokens = regular_tokens(20);
     tokens.extend([
         // NMR trades far below the threshold and is tiny: it is in the universe all the same.
@@ -232,7 +208,7 @@ fn crypto_universe_always_has_btc_eth_nmr() {
 
 #[test]
 fn crypto_targets_use_only_returns_after_the_date() {
-    let dir = scratch("targets");
+    let dir = scratch("crypto-targets");
     let tokens = regular_tokens(40);
     const DAYS: usize = 80;
     let date = 45;

@@ -3,16 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use super::{Directory, scratch, write_panel};
 use arrow_schema::DataType;
 use jiff::civil::Date;
-use numerus_dataset::Error;
 use numerus_dataset::binning::bin_target;
-use numerus_dataset::output::Files;
-use numerus_dataset::panel::{PanelDay, PanelKind, PanelWriter};
+use numerus_dataset::panel::{PanelDay, PanelKind};
 use numerus_dataset::signals::{FACTORS, SignalsReport, SignalsSpec, TARGETS, build_signals};
 use numerus_dataset::synth::{StockSpec, synthesize_stocks};
 use numerus_dataset::targets::LAG;
@@ -22,24 +20,6 @@ use sha2::{Digest, Sha256};
 
 const STOCKS: usize = 50;
 const DAYS: usize = 420;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("numerus-signals-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Directory(PathBuf);
-
-impl Files for Directory {
-    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
-        Ok(Box::new(BufWriter::new(
-            File::create(self.0.join(name)).unwrap(),
-        )))
-    }
-}
 
 struct Built {
     dir: PathBuf,
@@ -51,7 +31,7 @@ struct Built {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = scratch("shared");
+        let dir = scratch("signals-shared");
         let mut days = Vec::new();
         let spec = StockSpec {
             stocks: STOCKS,
@@ -65,12 +45,7 @@ fn built() -> &'static Built {
         })
         .unwrap();
         let panel = dir.join("panel.parquet");
-        let mut writer =
-            PanelWriter::new(File::create(&panel).unwrap(), PanelKind::Stocks).unwrap();
-        for day in &days {
-            writer.write_day(day).unwrap();
-        }
-        writer.finish().unwrap();
+        write_panel(&panel, PanelKind::Stocks, &days);
         let out = dir.join("v1");
         fs::create_dir_all(&out).unwrap();
         let spec = SignalsSpec {
