@@ -576,7 +576,7 @@ def bad_panels(source, work):
     panels = {}
 
     def write(name, made, expect):
-        path = os.path.join(work, f"bad-{name}.parquet")
+        path = os.path.join(work, "bad-" + re.sub(r"[^a-z]+", "-", name).strip("-") + ".parquet")
         pq.write_table(made, path)
         panels[name] = (path, expect)
 

@@ -29,7 +29,7 @@ use crate::output::{FileEntry, Files, Hashing, write_json};
 use crate::panel::{PanelDay, PanelKind, PanelReader, scan_dates};
 use crate::plan::{Era, Plan, Split};
 use crate::recipe::{LOOKBACK, Recipe};
-use crate::targets::{Exposures, HORIZONS, LAG, target_names, targets};
+use crate::targets::{Exposures, LAG, target_names, targets};
 use crate::writer::{Kind, TableWriter, Values};
 
 /// Days of history a build keeps: the features' lookback and the longest target window.
@@ -329,17 +329,11 @@ pub fn build_classic(
         });
         let computed = (|| -> Result<(), Error> {
             let mut next_era = 0;
-            let longest = LAG + HORIZONS[HORIZONS.len() - 1];
             for day in days {
                 history.push(&day?);
                 let today = history.days() - 1;
                 progress(today + 1, dates.len());
-                let at_end = today + 1 == dates.len();
-                while let Some(era) = plan.eras.get(next_era) {
-                    if era.day + longest > today && !at_end {
-                        break;
-                    }
-                    next_era += 1;
+                for era in plan.due(&mut next_era, today, dates.len()) {
                     if matches!(era.split, Split::Train | Split::Validation) {
                         let rows =
                             era_rows(&history, era.day, &era.label, &recipe, &spec.key, None)?;

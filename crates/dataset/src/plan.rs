@@ -134,6 +134,21 @@ impl Plan {
         })
     }
 
+    /// The eras that become computable once day `today` is read: their longest target window
+    /// is covered, or the panel (of `total_days` days) has ended. `next` is the caller's cursor
+    /// into the eras, advanced past those returned.
+    pub fn due(&self, next: &mut usize, today: usize, total_days: usize) -> &[Era] {
+        let longest = LAG + HORIZONS[HORIZONS.len() - 1];
+        let first = *next;
+        while let Some(era) = self.eras.get(*next) {
+            if era.day + longest > today && today + 1 < total_days {
+                break;
+            }
+            *next += 1;
+        }
+        &self.eras[first..*next]
+    }
+
     /// The eras with this split.
     pub fn count(&self, split: Split) -> usize {
         self.eras.iter().filter(|era| era.split == split).count()

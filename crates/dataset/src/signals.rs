@@ -92,7 +92,7 @@ use crate::output::{FileEntry, Files, TableFile, write_json};
 use crate::panel::{PanelKind, PanelReader, scan_dates};
 use crate::plan::{Plan, Split};
 use crate::recipe::{FeatureDef, Fundamental, LOOKBACK, Measure, Relative};
-use crate::targets::{Exposures, HORIZONS, LAG, Neutral, forward_returns};
+use crate::targets::{Exposures, HORIZONS, Neutral, forward_returns};
 use crate::writer::{Kind, Values};
 
 /// How a Signals factor feature is computed, for one stock on the era's date, from its
@@ -1057,17 +1057,11 @@ pub fn build_signals(
 
     let mut history = History::new(HISTORY_DAYS);
     let mut next_era = 0;
-    let longest = LAG + HORIZONS[HORIZONS.len() - 1];
     while let Some(day) = reader.next_day()? {
         history.push(&day);
         let today = history.days() - 1;
         progress(today + 1, dates.len());
-        let at_end = today + 1 == dates.len();
-        while let Some(era) = plan.eras.get(next_era) {
-            if era.day + longest > today && !at_end {
-                break;
-            }
-            next_era += 1;
+        for era in plan.due(&mut next_era, today, dates.len()) {
             let part = match era.split {
                 Split::Train => Part::Train,
                 Split::Validation => Part::Validation,
