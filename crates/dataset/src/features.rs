@@ -1,7 +1,7 @@
 //! Raw (unbinned) feature values of one era, from the history up to the era's date only.
 //!
 //! For each stock and each lag the recipe uses, one backward pass over the stock's history
-//! gathers the running sums every windowed measure needs ([`WindowStats`]) and records them at
+//! gathers the running sums every windowed measure needs (`WindowStats`) and records them at
 //! each window's boundary; every measure is then a formula of those sums. A stock-day without
 //! a return counts as a zero return, and a windowed measure needs at least half of its window's
 //! returns, else it is missing (NaN, binned 2).
