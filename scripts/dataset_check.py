@@ -9,7 +9,8 @@ numerus-cli --` unless --numerus names a built binary; scripts/dataset-check pas
 debug build) to synthesize a panel and build a version, runs `numerus data live` and
 `numerus data targets` for a few dates, and checks with pandas and pyarrow:
 
-- files: every published file reads with pandas and pyarrow; the index is `id` (text),
+- files: every published file reads with pandas and pyarrow (whole, and a row group or a
+  batch at a time: no era spans two row groups); the index is `id` (text),
   `era` and `data_type` are text, `feature_*` int8 in 0..4, `target*` float32 in
   {0, .25, .5, .75, 1} or NaN (`target` never NaN in train and validation); the example
   predictions are a float64 `prediction` in (0, 1) indexed by the data file's ids;
@@ -20,8 +21,9 @@ debug build) to synthesize a panel and build a version, runs `numerus data live`
 - ids: `^n[0-9a-f]{15}$`, no id in two eras (train, validation, live), and each era's ids
   are HMAC-SHA-256(id.key, era ‖ 0 ‖ ticker) of its stocks, as crates/dataset/src/ids.rs says.
 - a model: ridge on the feature bins, fitted on train, has a positive mean per-era
-  Spearman and Pearson correlation with `target` on validation; fitted on a target shuffled
-  within each era it does not (see `check_model` for the bound).
+  Spearman and Pearson correlation with `target` on validation, above the 95th percentile
+  of the same ridge fitted on 99 targets shuffled within each era, which average zero
+  (`check_model` says why this bound).
 - Numerai's beginner flow: `pd.read_parquet(train, columns=["era", "target"] + features)`
   keeps the id index; a submission built from live's index has live's ids.
 - `data live` for a date: new ids when the date differs from the build's live date, the
@@ -38,8 +40,8 @@ debug build) to synthesize a panel and build a version, runs `numerus data live`
   on a date, an existing version) exit 1 with a message naming the problem and leave
   nothing behind.
 
-The sizes are fixed (SIZE): small enough for the debug build in about a minute and a half,
-large enough for the model check. Prints one line per check and exits 1 if any failed.
+The sizes are fixed (SIZE): small enough for the debug build in about 40 seconds on 2
+cores, large enough for the model check. Prints one line per check and exits 1 if any failed.
 """
 
 import argparse
@@ -68,9 +70,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The market and the version. Seed 14 of a 100-feature recipe draws every kind of measure
 # and one each of Return, Volatility and Liquidity raw at lag 0 (check_recipe_coverage
 # says so if a change to the draw loses that). The synthetic edge changes regime every 6 to
-# 18 months, so at this size the validation period of some market seeds has an edge the
-# train eras did not: market seed 2 is one where a ridge trained on train finds its edge
-# (about +0.04 Spearman, 6 standard errors), as 500 x 1,200 does for most seeds.
+# 18 months, so whether the edge of the train eras still holds in validation depends on
+# the market's seed: at 500 stocks x 1,200 days a ridge's mean validation Spearman was
+# positive for each of seeds 1 to 6, but clear of the shuffled-target models (check_model)
+# only for seeds 2 (+0.043) and 6 (+0.030). A change to the synthetic market may need
+# another seed; the check's output shows the numbers.
 SIZE = {"stocks": 500, "days": 1200, "market_seed": 2, "features": 100, "recipe_seed": 14}
 DATA_FILES = ("train", "validation", "live")
 PREDICTION_FILES = {"validation_example_preds": "validation", "live_example_preds": "live"}
@@ -85,14 +89,11 @@ MEASURE_KINDS = 16
 CROSS_CHECK_QCUT_MIN = 0.95
 CROSS_CHECK_RULE_MIN = 0.999
 TARGET_AGREEMENT_MIN = 0.99
+# Models fitted on per-era shuffled targets, the null distribution of the model check.
+SHUFFLES = 99
 # Checks that fail today because of a reported Numerus bug: a failure prints a warning, and
 # a pass fails (the bug is fixed: remove the entry so the check guards the fix).
-KNOWN_ISSUES = {
-    "a failed first build leaves nothing in a new OUT":
-        "`numerus data build` creates OUT/private/id.key before it reads the panel "
-        "(crates/cli/src/data/mod.rs, build: id_key(.., true) runs before build_classic), "
-        "so a build that fails on a bad panel leaves OUT/ and OUT/private/id.key behind",
-}
+KNOWN_ISSUES: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -206,9 +207,30 @@ def check_files(report, version):
                          f"columns {list(frame.columns)}, dtype {prediction.dtype if prediction is not None else None}")
             report.check(f"{name} has the ids of {data}.parquet",
                          frame.index.sort_values().equals(frames[data].index.sort_values()))
+    check_row_groups(report, version)
     check_features_json(report, version, frames.get("train"))
     check_manifest(report, version)
     return frames
+
+
+def check_row_groups(report, version):
+    """Readers that go a row group or a batch at a time (to save memory) see whole eras
+    and the id index, as with files written by pandas."""
+    for name in ("train", "validation"):
+        source = pq.ParquetFile(version.path(f"{name}.parquet"))
+        owner, split = {}, 0
+        for group in range(source.num_row_groups):
+            for era in set(source.read_row_group(group, columns=["era"])["era"].to_pylist()):
+                split += owner.setdefault(era, group) != group
+        report.check(f"{name}: no era spans two row groups", split == 0,
+                     f"{source.num_row_groups} row groups, {len(owner)} eras")
+    source = pq.ParquetFile(version.path("train.parquet"))
+    first_group = source.read_row_group(0).to_pandas()
+    first_batch = next(source.iter_batches(batch_size=100)).to_pandas()
+    report.check("train: ParquetFile.read_row_group and iter_batches give the id index",
+                 first_group.index.name == "id" and first_batch.index.name == "id",
+                 f"index {first_group.index.name!r} / {first_batch.index.name!r}, footer keys "
+                 f"{sorted(k.decode() for k in (source.metadata.metadata or {}))}")
 
 
 def check_data_dtypes(report, name, frame, version):
@@ -316,25 +338,36 @@ def check_ids(report, frames):
 
 
 def ridge(x, y):
-    """Ridge of y on x with the penalty of Numerus's example model (1 % of the mean
-    diagonal of x'x), both centred the same way."""
+    """Ridge of y (one column or several) on x with the penalty of Numerus's example model
+    (1 % of the mean diagonal of x'x)."""
     gram = x.T @ x
     return np.linalg.solve(gram + 0.01 * np.trace(gram) / len(gram) * np.eye(len(gram)), x.T @ y)
 
 
-def per_era_correlations(frame, predictions, method):
-    scored = pd.DataFrame({"p": predictions, "t": frame["target"].to_numpy(dtype=np.float64),
-                           "era": frame["era"].to_numpy()})
-    corr = scored.groupby("era").apply(lambda g: g["p"].corr(g["t"], method=method))
-    return corr.mean(), corr.std() / np.sqrt(len(corr))
+def per_era_correlations(predictions, target, eras, method):
+    """The per-era correlation of each column of `predictions` with `target`: eras x columns."""
+    out = []
+    for rows in pd.Series(np.arange(len(eras))).groupby(eras, sort=False).indices.values():
+        p, t = pd.DataFrame(predictions[rows]), pd.Series(target[rows])
+        if method == "spearman":
+            p, t = p.rank(), t.rank()
+        p, t = p.to_numpy() - p.to_numpy().mean(axis=0), t.to_numpy() - t.mean()
+        out.append(p.T @ t / np.sqrt((p * p).sum(axis=0) * (t * t).sum()))
+    return np.array(out)
 
 
 def check_model(report, version, frames):
-    """A model of the bins trained on train must carry to validation; trained on a target
-    shuffled within each era it must not. Under the shuffle the validation correlation has
-    mean 0, and its per-era mean over ~45 eras is about normal with the standard error shown:
-    |mean| < 3 standard errors fails about 0.3 % of seeds by chance (the seeds are fixed, so
-    the outcome is too), and its mean must also stay under half the real one."""
+    """A ridge on the bins trained on train must carry to validation, and beat the same
+    ridge trained on targets shuffled within each era (a permutation test).
+
+    Why not compare one shuffled model with its per-era standard error: a model fitted to
+    noise is still a fixed mix of the features, so it keeps whatever payoff the features
+    have in common across the validation eras. Over shuffles its mean correlation spreads
+    about twice as wide as one model's per-era standard error (measured: sd 0.014 against
+    0.0065 here), and a third of shuffled models land beyond 2 standard errors. So: the
+    real model's mean must exceed the 95th percentile of SHUFFLES shuffled models (p < 5 %),
+    and the shuffled models must average zero (within 3 standard errors of their mean, sd /
+    sqrt(SHUFFLES)): a target leaking into the features would make them positive."""
     train, validation = frames.get("train"), frames.get("validation")
     if train is None or validation is None:
         return
@@ -342,17 +375,28 @@ def check_model(report, version, frames):
     x_valid = validation[version.features].to_numpy(dtype=np.float64) - 2.0
     y = train["target"].to_numpy(dtype=np.float64) - 0.5
     rng = np.random.default_rng(1)
-    shuffled = train.groupby("era")["target"].transform(lambda t: rng.permutation(t.to_numpy()))
-    real = x_valid @ ridge(x, y)
-    noise = x_valid @ ridge(x, shuffled.to_numpy(dtype=np.float64) - 0.5)
+    targets = np.empty((len(y), SHUFFLES + 1))
+    targets[:, 0] = y
+    eras = pd.Series(np.arange(len(y))).groupby(train["era"].to_numpy(), sort=False).indices.values()
+    for column in range(1, SHUFFLES + 1):
+        for rows in eras:
+            targets[rows, column] = y[rng.permutation(rows)]
+    predictions = x_valid @ ridge(x, targets)
+    target = validation["target"].to_numpy(dtype=np.float64)
+    labels = validation["era"].to_numpy()
     for method in ("spearman", "pearson"):
-        mean, se = per_era_correlations(validation, real, method)
+        correlations = per_era_correlations(predictions, target, labels, method)
+        means = correlations.mean(axis=0)
+        real, shuffled = means[0], means[1:]
+        se = correlations[:, 0].std(ddof=1) / np.sqrt(len(correlations))
         report.check(f"ridge on train: positive mean per-era {method} with target on validation",
-                     mean > 0 and mean > 2 * se, f"{mean:+.4f} (standard error {se:.4f})")
-        shuffled_mean, shuffled_se = per_era_correlations(validation, noise, method)
-        report.check(f"ridge on a per-era shuffled target: no {method} on validation",
-                     shuffled_mean < mean / 2 and abs(shuffled_mean) < 3 * shuffled_se,
-                     f"{shuffled_mean:+.4f} (standard error {shuffled_se:.4f}; real {mean:+.4f})")
+                     real > 2 * se, f"{real:+.4f} (standard error {se:.4f}, {len(correlations)} eras)")
+        bound = np.quantile(shuffled, 0.95)
+        centre_se = shuffled.std(ddof=1) / np.sqrt(SHUFFLES)
+        report.check(f"ridge on per-era shuffled targets: no {method} skill, and below the real one",
+                     real > bound and abs(shuffled.mean()) < 3 * centre_se,
+                     f"{SHUFFLES} shuffles: mean {shuffled.mean():+.4f} (sd {shuffled.std(ddof=1):.4f}), "
+                     f"95th percentile {bound:+.4f} < real {real:+.4f}")
 
 
 def check_beginner_flow(report, version):

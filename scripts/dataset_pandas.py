@@ -63,7 +63,7 @@ TARGET_VALUES = np.array([0.0, 0.25, 0.5, 0.75, 1.0], dtype=np.float32)
 NUMBER_COLUMNS = ("close", "return", "volume", "market_cap", "book_value", "earnings",
                   "sales", "dividends")
 FUNDAMENTALS = ("book_value", "earnings", "sales", "dividends")
-# The window sums, in the order of the stacked array `Window.sums`.
+# The window sums, in the order of the stacked array of `Window`.
 SUMS = ("returns", "log_return", "r", "r2", "m", "m2", "rm", "traded", "traded_days",
         "illiquidity", "illiquidity_days")
 
@@ -77,7 +77,8 @@ def target_names():
 
 class Panel:
     """The panel as wide numpy arrays, one row per date, one column per ticker (NaN where a
-    ticker is not listed), plus each ticker's sector and country and each day's market return."""
+    ticker is not listed), plus each day's sector and country of each ticker and each day's
+    market return."""
 
     def __init__(self, path):
         frame = pd.read_parquet(path)
@@ -94,14 +95,14 @@ class Panel:
             values = np.full(shape, np.nan)
             values[date_codes, ticker_codes] = frame[column].to_numpy(dtype=np.float64)
             self.wide[column] = values
-        # A stock's sector and country as last seen, as Numerus's history keeps them.
-        last = frame.drop_duplicates("ticker", keep="last")
-        order = pd.Index(tickers).get_indexer(last["ticker"])
-        self.sector = np.empty(len(tickers), dtype=object)
-        self.country = np.empty(len(tickers), dtype=object)
-        self.sector[order] = last["sector"].to_numpy(dtype=object)
-        self.country[order] = last["country"].to_numpy(dtype=object)
-        del frame, last
+        # Each stock's sector and country on each date, as codes (-1 where not listed).
+        self.groups = {}
+        for name in ("sector", "country"):
+            codes, _ = pd.factorize(frame[name])
+            wide = np.full(shape, -1, dtype=np.int32)
+            wide[date_codes, ticker_codes] = codes
+            self.groups[name] = wide
+        del frame
 
         ret, cap = self.wide["return"], self.wide["market_cap"]
         self.traded = self.wide["close"] * self.wide["volume"]
@@ -120,12 +121,11 @@ class Panel:
 
 
 class Window:
-    """The running sums of the last `w` days ending at `day`, for every w in WINDOWS, of the
-    stocks `columns`: one reversed cumulative sum over the last 250 days."""
+    """The sums over the last `w` days ending at `day`, for every w in WINDOWS, of the
+    stocks `columns`: the days are taken newest first, so a window is a leading slice."""
 
     def __init__(self, panel, day, columns):
         low = max(0, day - WINDOWS[-1] + 1)
-        # The days newest first, so that a cumulative sum's row w - 1 is the last w days.
         rows = slice(day, low - 1 if low > 0 else None, -1)
         ret = panel.wide["return"][rows, columns]
         valid = np.isfinite(ret)
@@ -144,15 +144,15 @@ class Window:
             np.where(liquid, np.abs(r) / safe_traded * 1e6, 0.0),
             liquid.astype(np.float64),
         ])
-        self.sums = np.cumsum(stacked, axis=1)
-        self.max_close = np.fmax.accumulate(panel.wide["close"][rows, columns], axis=0)
-        self.held = day + 1 - low
+        close = panel.wide["close"][rows, columns]
+        self.sums = {w: stacked[:, :w].sum(axis=1) for w in WINDOWS}
+        self.max_close = {w: np.fmax.reduce(close[:w], axis=0) for w in WINDOWS}
 
     def get(self, name, window):
-        return self.sums[SUMS.index(name), min(window, self.held) - 1]
+        return self.sums[window][SUMS.index(name)]
 
     def highest_close(self, window):
-        return self.max_close[min(window, self.held) - 1]
+        return self.max_close[window]
 
 
 def moments(window, w):
@@ -230,7 +230,7 @@ def measure(panel, window, day, columns, spec):
 def raw_features(panel, day, columns, features):
     """The raw values of `features` (recipe feature objects) for the stocks `columns` at era
     day `day`, one column per feature, NaN where missing; sector and country relative ones
-    minus their group's mean on that date."""
+    minus the mean of the stock's sector or country on the era's date."""
     windows = {}
     values = {}
     for feature in features:
@@ -243,9 +243,10 @@ def raw_features(panel, day, columns, features):
         raw = measure(panel, windows[at], at, columns, feature["measure"])
         values[feature["name"]] = np.where(np.isfinite(raw), raw, np.nan)
     frame = pd.DataFrame(values, index=pd.Index(panel.tickers[columns], name="ticker"))
-    for relative, groups in (("sector", panel.sector[columns]), ("country", panel.country[columns])):
+    for relative in ("sector", "country"):
         names = [f["name"] for f in features if f["relative"] == relative]
         if names:
+            groups = panel.groups[relative][day, columns]
             frame[names] = frame[names] - frame[names].groupby(groups).transform("mean")
     return frame
 
@@ -276,9 +277,9 @@ def exposures(panel, day, columns):
         mean = values[finite].mean() if finite.any() else 0.0
         std = values[finite].std() if finite.sum() > 1 else 0.0
         standard.append(np.where(finite, (values - mean) / std if std > 0 else 0.0, 0.0))
-    dummies = pd.get_dummies(pd.DataFrame({"sector": panel.sector[columns],
-                                           "country": panel.country[columns]}),
-                             drop_first=True, dtype=np.float64).to_numpy()
+    groups = pd.DataFrame({name: pd.Categorical(panel.groups[name][day, columns])
+                           for name in ("sector", "country")})
+    dummies = pd.get_dummies(groups, drop_first=True, dtype=np.float64).to_numpy()
     return standard[0][:, None], np.column_stack(standard[1:]), dummies, volatility
 
 

@@ -18,6 +18,7 @@ use arrow_array::{ArrayRef, Float32Array, Float64Array, Int8Array, RecordBatch, 
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::Error;
@@ -128,6 +129,9 @@ impl<W: Write + Send> TableWriter<W> {
             fields.push(Field::new(index, DataType::Utf8, false));
         }
         let metadata = pandas_metadata(index, columns);
+        // pyarrow reads the pandas metadata from the footer's own key-value list (row-group
+        // and batch readers look nowhere else); the Arrow schema carries it too.
+        let footer = vec![KeyValue::new("pandas".to_string(), metadata.clone())];
         let schema = Arc::new(
             Schema::new(fields).with_metadata(
                 [("pandas".to_string(), metadata)]
@@ -138,6 +142,7 @@ impl<W: Write + Send> TableWriter<W> {
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(4 * ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(footer))
             .build();
         let writer = ArrowWriter::try_new(sink, schema.clone(), Some(properties))?;
         Ok(Self {

@@ -196,35 +196,49 @@ impl Drop for Staging {
     }
 }
 
-/// The id key of a dataset directory, created (from the operating system's randomness) when
-/// `create` and absent.
-fn id_key(out: &Path, create: bool) -> anyhow::Result<IdKey> {
-    let path = out.join("private").join("id.key");
-    if !path.exists() {
-        ensure!(
-            create,
-            "{} is missing: it is created by `numerus data build` and must be kept with the data",
-            path.display()
-        );
-        fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let bytes: [u8; 32] = rand::rng().random();
-        let text: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        restrict(&path)?;
-    }
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let text = text.trim();
+/// The id key of a dataset directory.
+fn id_key(out: &Path) -> anyhow::Result<IdKey> {
+    let path = key_path(out);
     ensure!(
-        text.len() == 64,
-        "{} must hold 64 hex digits",
+        path.exists(),
+        "{} is missing: it is created by `numerus data build` and must be kept with the data",
         path.display()
     );
-    let mut bytes = [0u8; 32];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-            .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = text.trim();
+    let bytes = (text.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten()
+        .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
+    Ok(IdKey::new(bytes.try_into().expect("32 bytes")))
+}
+
+fn key_path(out: &Path) -> PathBuf {
+    out.join("private").join("id.key")
+}
+
+/// The existing id key of `out`, or a new one (from the operating system's randomness) and
+/// the text to save once the build that uses it has succeeded: a refused first build leaves
+/// no key behind.
+fn existing_or_new_key(out: &Path) -> anyhow::Result<(IdKey, Option<String>)> {
+    if key_path(out).exists() {
+        return Ok((id_key(out)?, None));
     }
-    Ok(IdKey::new(bytes))
+    let bytes: [u8; 32] = rand::rng().random();
+    let text: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok((IdKey::new(bytes), Some(text)))
+}
+
+/// Saves a new id key (mode 0600).
+fn save_key(out: &Path, text: &str) -> anyhow::Result<()> {
+    let path = key_path(out);
+    fs::create_dir_all(path.parent().expect("has a parent"))?;
+    fs::write(&path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
+    restrict(&path)
 }
 
 #[cfg(unix)]
@@ -270,6 +284,16 @@ fn progress_bar(what: &str) -> ProgressBar {
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {
+    let created = !args.version.out.exists();
+    let built = build_version(args);
+    if built.is_err() && created {
+        // The staging directories are gone by now; the directory made for them goes too.
+        let _ = fs::remove_dir(&args.version.out);
+    }
+    built
+}
+
+fn build_version(args: &BuildArgs) -> anyhow::Result<()> {
     let version = &args.version;
     let published = version.out.join(&version.version);
     let private = version.out.join("private").join(&version.version);
@@ -288,7 +312,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
     );
     fs::create_dir_all(&version.out)
         .with_context(|| format!("creating {}", version.out.display()))?;
-    let key = id_key(&version.out, true)?;
+    let (key, new_key) = existing_or_new_key(&version.out)?;
     let spec = ClassicSpec {
         features: args.features,
         seed: args.seed,
@@ -300,6 +324,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         build_classic(&version.panel, &spec, files, progress)
     })?;
     fs::create_dir_all(private.parent().expect("has a parent"))?;
+    if let Some(text) = new_key {
+        save_key(&version.out, &text)?;
+    }
     let private_staging = Staging::new(&private)?;
     write_recipe(&private_staging.path, &report.recipe)?;
     private_staging.commit(&private)?;
@@ -358,7 +385,7 @@ fn print_files(files: &[FileEntry]) {
 fn live(args: &DailyArgs) -> anyhow::Result<()> {
     let version = &args.version;
     let recipe = read_recipe(version)?;
-    let key = id_key(&version.out, false)?;
+    let key = id_key(&version.out)?;
     let published = version.out.join(&version.version);
     let staging = Staging::new(&published.join("live"))?;
     let entries = build_live(
@@ -414,7 +441,7 @@ fn update_manifest(dir: &Path, entries: &[FileEntry]) -> anyhow::Result<()> {
 fn targets(args: &DailyArgs) -> anyhow::Result<()> {
     let version = &args.version;
     let recipe = read_recipe(version)?;
-    let key = id_key(&version.out, false)?;
+    let key = id_key(&version.out)?;
     let dir = version
         .out
         .join("private")
