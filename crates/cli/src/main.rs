@@ -33,6 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Score(args) => score::run(&args),
@@ -47,4 +48,22 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `numerus ledger supply | head -1` closes the pipe early; the next `println!` then panics.
+/// Exit quietly with 141 instead, as a program killed by SIGPIPE does in a shell.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

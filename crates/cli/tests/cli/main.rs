@@ -284,3 +284,30 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value) {
 
 mod ledger;
 mod sim_ledger;
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_gets_no_panic() {
+    let dir = scratch("pipe");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_numerus"))
+        .args([
+            "sample",
+            "--out",
+            dir.join("s").to_str().unwrap(),
+            "--seed",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("numerus runs");
+    // Close our end before the first line is printed (the files are written first).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let code = output.status.code();
+    assert!(
+        code == Some(141) || code == Some(0),
+        "{code:?}: {}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
