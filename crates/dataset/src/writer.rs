@@ -1,5 +1,6 @@
-//! Published files: Parquet tables written an era (one row group) at a time, in the layout
-//! pandas and pyarrow read as Numerai's.
+//! Published files: Parquet tables written an era at a time (row groups of about
+//! [`ROW_GROUP_ROWS`] rows, closed between eras), in the layout pandas and pyarrow read as
+//! Numerai's.
 //!
 //! The `id` column is stored last and marked as the pandas index in the file's `pandas`
 //! metadata, exactly as `DataFrame.to_parquet` marks it, so `pd.read_parquet(path)` gives a
