@@ -1,0 +1,3 @@
+//! Integration tests of the tournament definitions, one module per area.
+
+mod calendar;
