@@ -1,9 +1,11 @@
 //! Tournaments as definitions, not code paths: the round calendar, each round's schedule
-//! (open, close, daily scoring, resolution) and its stage at any instant.
+//! (open, close, daily scoring, resolution) and its stage at any instant; submission
+//! validation as numerai-tools does it.
 //!
 //! Pure: time is an argument (a [`jiff::Timestamp`]), never read from a clock.
 
 pub mod calendar;
 mod error;
+pub mod submission;
 
 pub use error::Error;
