@@ -5,6 +5,7 @@ mod ledger;
 mod sample;
 mod score;
 mod sim;
+mod submission;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Ledger(ledger::LedgerArgs),
     /// Build tournament datasets: synthesize a market, build versions, daily live files and targets.
     Data(data::DataArgs),
+    /// Check a predictions file against a round's live file, as the tournament will on upload.
+    Submission(submission::SubmissionArgs),
     /// Deterministic simulators that drive the system and check its invariants after every step.
     Sim(sim::SimArgs),
 }
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Ledger(args) => ledger::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Data(args) => data::run(args),
+        Command::Submission(args) => submission::run(&args),
         Command::Sample(args) => match sample::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

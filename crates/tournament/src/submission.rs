@@ -207,6 +207,30 @@ impl Rejection {
     }
 }
 
+/// Checks a file's column names (before its values are read): the names of its id and
+/// prediction columns, or why they are wrong.
+pub fn check_headers(
+    rule: &SubmissionRule,
+    found: &[String],
+) -> Result<(String, String), Rejection> {
+    let columns: Vec<&String> = found
+        .iter()
+        .filter(|name| !rule.date_columns.contains(name))
+        .collect();
+    let headers = || Rejection::Headers {
+        found: found.to_vec(),
+        ids: rule.id_columns.clone(),
+        predictions: rule.prediction_columns.clone(),
+    };
+    let [id, prediction] = columns[..] else {
+        return Err(headers());
+    };
+    if !rule.id_columns.contains(id) || !rule.prediction_columns.contains(prediction) {
+        return Err(headers());
+    }
+    Ok((id.clone(), prediction.clone()))
+}
+
 /// Validates `upload` against the live ids under `rule`.
 pub fn validate(
     rule: &SubmissionRule,
@@ -214,29 +238,14 @@ pub fn validate(
     upload: &Table,
 ) -> Result<Accepted, Rejection> {
     // 1. Headers (a Signals date column is set aside first).
-    let columns: Vec<_> = upload
-        .columns
-        .iter()
-        .filter(|column| !rule.date_columns.contains(&column.name))
-        .collect();
     let found: Vec<String> = upload
         .columns
         .iter()
         .map(|column| column.name.clone())
         .collect();
-    let headers = || Rejection::Headers {
-        found: found.clone(),
-        ids: rule.id_columns.clone(),
-        predictions: rule.prediction_columns.clone(),
-    };
-    let [id_column, prediction_column] = columns[..] else {
-        return Err(headers());
-    };
-    if !rule.id_columns.contains(&id_column.name)
-        || !rule.prediction_columns.contains(&prediction_column.name)
-    {
-        return Err(headers());
-    }
+    let (id_name, prediction_name) = check_headers(rule, &found)?;
+    let column = |name: &str| upload.column(name).expect("checked above");
+    let (id_column, prediction_column) = (column(&id_name), column(&prediction_name));
     let ids: Vec<String> = match &id_column.values {
         Values::Text(ids) => ids.clone(),
         Values::Number(numbers) => numbers
