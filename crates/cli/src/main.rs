@@ -6,6 +6,7 @@ mod sample;
 mod score;
 mod sim;
 mod submission;
+mod terminal;
 
 use std::process::ExitCode;
 

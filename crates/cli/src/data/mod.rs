@@ -23,8 +23,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::terminal::progress_bar;
 use anyhow::{Context, bail, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
 use jiff::civil::Date;
 use numerus_dataset::classic::{ClassicSpec, VersionRecipe, build_classic};
 use numerus_dataset::ids::IdKey;
@@ -264,7 +264,8 @@ fn staged<R>(
     ) -> Result<R, numerus_dataset::Error>,
 ) -> anyhow::Result<(R, Staging)> {
     let staging = Staging::new(published)?;
-    let bar = progress_bar(what);
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} days {{elapsed}} (eta {{eta}})");
+    let bar = progress_bar(0, &template);
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -272,15 +273,6 @@ fn staged<R>(
     let report = build(&mut Directory(staging.path.clone()), &progress)?;
     bar.finish_and_clear();
     Ok((report, staging))
-}
-
-fn progress_bar(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} days {{elapsed}} (eta {{eta}})");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {

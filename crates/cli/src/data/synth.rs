@@ -5,8 +5,8 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::terminal::{grouped, progress_bar};
 use anyhow::{Context, ensure};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::civil::Date;
 use numerus_dataset::panel::{PanelDay, PanelKind, PanelWriter};
 use numerus_dataset::synth::{CryptoSpec, StockSpec, synthesize_crypto, synthesize_stocks};
@@ -117,7 +117,10 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     let file = File::create(&temporary.path)
         .with_context(|| format!("creating {}", temporary.path.display()))?;
     let mut writer = PanelWriter::new(BufWriter::with_capacity(1 << 20, file), kind)?;
-    let bar = progress_bar(args.days);
+    let bar = progress_bar(
+        args.days as u64,
+        "synthesizing {bar:40} {pos}/{len} days {elapsed} (eta {eta})",
+    );
     let mut summary = Summary::default();
     let mut emit = |day: PanelDay| {
         writer.write_day(&day)?;
@@ -141,8 +144,8 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     temporary.persist(&args.out)?;
     println!(
         "wrote {} rows ({} dates, {} to {}) to {}",
-        grouped(summary.rows),
-        grouped(summary.dates),
+        grouped(summary.rows as u64),
+        grouped(summary.dates as u64),
         summary
             .first
             .map_or_else(String::new, |date| date.to_string()),
@@ -222,28 +225,4 @@ impl Drop for Temporary {
             let _ = fs::remove_file(&self.path);
         }
     }
-}
-
-fn progress_bar(days: usize) -> ProgressBar {
-    // Hidden by indicatif itself when stderr is not a terminal (CI, tests, pipes).
-    let bar = ProgressBar::with_draw_target(Some(days as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("synthesizing {bar:40} {pos}/{len} days {elapsed} (eta {eta})")
-    {
-        bar.set_style(style);
-    }
-    bar
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(number: usize) -> String {
-    let digits = number.to_string();
-    let mut text = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            text.push(',');
-        }
-        text.push(digit);
-    }
-    text
 }

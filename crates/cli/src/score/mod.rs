@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::terminal::progress_bar;
 use anyhow::Context as _;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use load::{BadInput, Sources};
 use metric::{Metric, Need};
@@ -115,7 +115,10 @@ fn execute(args: &ScoreArgs) -> anyhow::Result<()> {
     let metrics = select_metrics(requested, &sources, inputs.feature_count > 0)?;
     let pairs = pairs(args.pairs.as_deref(), &inputs.submissions)?;
 
-    let bar = progress_bar(inputs.eras.len());
+    let bar = progress_bar(
+        inputs.eras.len() as u64,
+        "scoring {bar:40} {pos}/{len} eras {elapsed}",
+    );
     let tick = || bar.inc(1);
     let plan = compute::Plan {
         metrics: &metrics,
@@ -230,12 +233,4 @@ fn pairs(path: Option<&Path>, submissions: &[String]) -> anyhow::Result<Vec<(usi
         .iter()
         .map(|[a, b]| Ok((position(a)?, position(b)?)))
         .collect::<Result<_, BadInput>>()?)
-}
-
-fn progress_bar(eras: usize) -> ProgressBar {
-    let bar = ProgressBar::new(eras as u64);
-    if let Ok(style) = ProgressStyle::with_template("scoring {bar:40} {pos}/{len} eras {elapsed}") {
-        bar.set_style(style);
-    }
-    bar
 }

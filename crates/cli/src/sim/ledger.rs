@@ -25,7 +25,9 @@ mod step;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
+
+use crate::terminal::{self, grouped};
 use jiff::Timestamp;
 use numerus_ledger::{AccountId, Ledger};
 use numerus_store_sqlite::SqliteStore;
@@ -240,27 +242,12 @@ fn simulate(settings: Settings, dir: &Path) -> Result<String, Stop> {
 }
 
 fn progress_bar(rounds: u32) -> ProgressBar {
-    // Hidden by indicatif itself when stderr is not a terminal (CI, tests, pipes).
-    let bar = ProgressBar::with_draw_target(Some(u64::from(rounds)), ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] round {pos}/{len} {msg}")
-            .expect("the template is valid")
-            .progress_chars("=> ");
-    bar.set_style(style);
+    let bar = terminal::progress_bar(
+        u64::from(rounds),
+        "{elapsed_precise} [{bar:40}] round {pos}/{len} {msg}",
+    );
+    bar.set_style(bar.style().progress_chars("=> "));
     bar
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut text = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            text.push(',');
-        }
-        text.push(digit);
-    }
-    text
 }
 
 impl Simulation {

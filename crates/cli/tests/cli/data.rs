@@ -165,6 +165,21 @@ fn day(date: Date, stocks: usize) -> PanelDay {
     day
 }
 
+/// `numerus data build --panel PANEL --out OUT --features 10`.
+fn build(panel: &Path, out: &Path) -> std::process::Output {
+    let (panel, out) = (panel.to_str().unwrap(), out.to_str().unwrap());
+    numerus(&[
+        "data",
+        "build",
+        "--panel",
+        panel,
+        "--out",
+        out,
+        "--features",
+        "10",
+    ])
+}
+
 fn write_panel(path: &Path, days: &[PanelDay]) {
     let mut writer = PanelWriter::new(File::create(path).unwrap(), PanelKind::Stocks).unwrap();
     for day in days {
@@ -211,16 +226,7 @@ fn bad_panels_are_refused_with_the_problem_named_and_nothing_left_behind() {
         let panel = dir.join(format!("{name}.parquet"));
         write_panel(&panel, days);
         let out = dir.join(format!("out-{name}"));
-        let output = numerus(&[
-            "data",
-            "build",
-            "--panel",
-            panel.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--features",
-            "10",
-        ]);
+        let output = build(&panel, &out);
         assert!(!output.status.success(), "{name} was accepted");
         assert!(
             stderr(&output).contains(message),
@@ -278,19 +284,10 @@ fn an_existing_version_is_refused_and_left_as_it_was() {
             .collect::<Vec<_>>(),
     );
     let out = dir.join("data");
-    let args = [
-        "data",
-        "build",
-        "--panel",
-        panel.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--features",
-        "10",
-    ];
-    run_ok(&args);
+    let output = build(&panel, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
     let before = std::fs::read(out.join("v1/train.parquet")).unwrap();
-    let output = numerus(&args);
+    let output = build(&panel, &out);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("already exists"),
