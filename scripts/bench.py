@@ -174,6 +174,21 @@ def contention(before, after, load_before):
 # --------------------------------------------------------------------------- inputs
 
 
+def measured_run(args, prefix, bench_fn):
+    """Runs `bench_fn(args, directory)` in `args.work`, or in a temporary directory removed
+    afterwards, and adds to its report how contended the machine was meanwhile."""
+    directory = args.work or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(directory, exist_ok=True)
+    load_before, counters_before = os.getloadavg(), cpu_counters()
+    try:
+        report = bench_fn(args, directory)
+    finally:
+        if not args.work:
+            shutil.rmtree(directory, ignore_errors=True)
+    report["contention"] = contention(counters_before, cpu_counters(), load_before)
+    return report
+
+
 def has_sample_generator(numerus):
     try:
         out = subprocess.run([numerus, "sample", "--help"], capture_output=True, text=True)
@@ -461,15 +476,7 @@ def main(argv=None):
     if not os.access(args.numerus, os.X_OK):
         raise SystemExit(f"{args.numerus}: not found; run `cargo build --release -p numerus-cli` "
                          "(scripts/bench does) or pass --numerus")
-    directory = args.work or tempfile.mkdtemp(prefix="numerus-bench-")
-    os.makedirs(directory, exist_ok=True)
-    load_before, counters_before = os.getloadavg(), cpu_counters()
-    try:
-        report = bench(args, directory)
-    finally:
-        if not args.work:
-            shutil.rmtree(directory, ignore_errors=True)
-    report["contention"] = contention(counters_before, cpu_counters(), load_before)
+    report = measured_run(args, "numerus-bench-", bench)
     report.update(numerai_tools=version("numerai-tools"), numpy=np.__version__, pandas=pd.__version__)
     print(render(report, markdown=False))
     if args.markdown:

@@ -37,12 +37,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep scripts/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import contention, cpu_counters, machine  # noqa: E402
+from bench import machine, measured_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEEDUP_TARGET = 5.0
@@ -257,15 +256,7 @@ def main(argv=None):
     if not os.access(args.numerus, os.X_OK):
         raise SystemExit(f"{args.numerus}: not found; run `cargo build --release -p numerus-cli` "
                          "(scripts/bench-dataset does) or pass --numerus")
-    work = args.work or tempfile.mkdtemp(prefix="numerus-bench-dataset-")
-    os.makedirs(work, exist_ok=True)
-    load_before, counters_before = os.getloadavg(), cpu_counters()
-    try:
-        report = bench(args, work)
-    finally:
-        if not args.work:
-            shutil.rmtree(work, ignore_errors=True)
-    report["contention"] = contention(counters_before, cpu_counters(), load_before)
+    report = measured_run(args, "numerus-bench-dataset-", bench)
     print(render(report, markdown=False))
     if args.markdown:
         with open(args.markdown, "w") as fh:
