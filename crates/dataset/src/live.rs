@@ -90,6 +90,10 @@ pub fn build_targets(
     ];
     columns.extend(target_names().into_iter().map(|name| (name, Kind::Float32)));
     let mut out = DataFile::create(files, "targets.parquet", &columns)?;
+    // The targets file has no features: rows over an empty recipe skip computing them.
+    let no_features = crate::recipe::Recipe {
+        features: Vec::new(),
+    };
     for scoring_day in (1..=SCORING_DAYS).rev() {
         let Some(era_day) = today.checked_sub(LAG + scoring_day) else {
             continue;
@@ -99,7 +103,7 @@ pub fn build_targets(
             &history,
             era_day,
             &live_key(era_date),
-            &version.recipe,
+            &no_features,
             key,
             Some(scoring_day),
         )?;
