@@ -254,12 +254,4 @@ impl History {
     pub fn position(&self, day: usize) -> usize {
         day % self.capacity
     }
-
-    /// The market's return on day `day` (NaN when not held).
-    pub fn market(&self, day: usize) -> f64 {
-        if !self.holds(day) {
-            return f64::NAN;
-        }
-        self.market[day % self.capacity]
-    }
 }

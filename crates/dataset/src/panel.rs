@@ -339,11 +339,6 @@ impl PanelReader {
         })
     }
 
-    /// The kind of panel being read.
-    pub fn kind(&self) -> PanelKind {
-        self.kind
-    }
-
     /// The next date of the panel, or `None` at the end.
     pub fn next_day(&mut self) -> Result<Option<PanelDay>, Error> {
         loop {
