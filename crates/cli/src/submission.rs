@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use numerus_frames::{ReadOptions, open_table, read_table};
+use numerus_frames::{ReadOptions, column_names, read_table};
 use numerus_tournament::submission::{Rejection, SubmissionRule, check_headers, validate};
-use std::io::BufRead;
-use std::path::Path;
 
 /// The flags of `numerus submission`.
 #[derive(Debug, clap::Args)]
@@ -120,30 +118,4 @@ fn check(args: &CheckArgs) -> anyhow::Result<bool> {
             Ok(false)
         }
     }
-}
-
-/// The column names of a CSV (its header row) or Parquet (its schema) file, read without
-/// decoding a value.
-fn column_names(path: &Path) -> anyhow::Result<Vec<String>> {
-    let csv = path
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
-    if csv {
-        let mut header = String::new();
-        std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut header)?;
-        return Ok(header
-            .trim_end_matches(['\r', '\n'])
-            .split(',')
-            .map(|name| name.trim().trim_matches('"').to_string())
-            .collect());
-    }
-    let options = ReadOptions {
-        text_columns: &[],
-        select: None,
-    };
-    Ok(open_table(path, &options)?
-        .headings()
-        .iter()
-        .map(|heading| heading.name.clone())
-        .collect())
 }

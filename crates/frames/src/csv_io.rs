@@ -17,8 +17,8 @@ const MISSING_MARKERS: [&str; 16] = [
     "<NA>", "-1.#IND", "1.#IND",
 ];
 
-/// Reads the CSV file `path`.
-pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
+/// Opens the CSV file `path` and reads its header row.
+fn open(path: &Path) -> Result<(csv::Reader<File>, csv::StringRecord), Error> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         action: "open",
@@ -36,6 +36,17 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
             path: path.to_path_buf(),
         });
     }
+    Ok((reader, headers))
+}
+
+/// The column names of the CSV file `path` (its header row; no value is read).
+pub(crate) fn column_names(path: &Path) -> Result<Vec<String>, Error> {
+    Ok(open(path)?.1.iter().map(str::to_string).collect())
+}
+
+/// Reads the CSV file `path`.
+pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
+    let (mut reader, headers) = open(path)?;
     let kept = kept_fields(&headers, options);
     check_unique_names(path, kept.iter().map(|&index| &headers[index]))?;
     let mut columns: Vec<Column> = kept

@@ -126,6 +126,19 @@ pub fn open_table(path: &Path, options: &ReadOptions) -> Result<TableReader, Err
     Ok(TableReader { source })
 }
 
+/// The column names of a Parquet (its schema) or CSV (its header row) file, without reading a
+/// value: what a caller checks before deciding how to read the columns.
+pub fn column_names(path: &Path) -> Result<Vec<String>, Error> {
+    match Format::of(path)? {
+        Format::Parquet => Ok(parquet_io::open(path, &ReadOptions::default())?
+            .headings()
+            .iter()
+            .map(|heading| heading.name.clone())
+            .collect()),
+        Format::Csv => csv_io::column_names(path),
+    }
+}
+
 /// A table file opened by [`open_table`], whose columns are handed over when read.
 pub struct TableReader {
     source: Source,

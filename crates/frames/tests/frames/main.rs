@@ -383,3 +383,30 @@ fn values_report_their_kind() {
     assert_eq!(values.len(), 1);
     assert!(values.as_text().is_none());
 }
+
+#[test]
+fn column_names_come_from_the_header_or_schema_without_reading_values() {
+    let dir = scratch("column-names");
+    // A value that could not be read as a number, under a name nobody asked to keep as text.
+    let csv = dir.join("ids.csv");
+    fs::write(&csv, "ID,prediction\nn0001,0.5\n").unwrap();
+    assert_eq!(
+        numerus_frames::column_names(&csv).unwrap(),
+        ["ID", "prediction"]
+    );
+    let parquet = dir.join("ids.parquet");
+    let table = Table {
+        columns: vec![
+            Column::text("ID", vec!["n0001".into()]),
+            Column::number("prediction", vec![0.5]),
+        ],
+    };
+    write_table(&parquet, &table).unwrap();
+    assert_eq!(
+        numerus_frames::column_names(&parquet).unwrap(),
+        ["ID", "prediction"]
+    );
+    let empty = dir.join("empty.csv");
+    fs::write(&empty, "").unwrap();
+    assert!(numerus_frames::column_names(&empty).is_err());
+}
