@@ -107,4 +107,70 @@ CREATE TABLE buybacks (
     price_usd TEXT NOT NULL,
     fiat_usd_cents TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: the tournament service's records (API keys, rounds, submissions, scores, jobs).
+    r#"
+CREATE TABLE api_keys (
+    public_id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    secret_sha256 TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE rounds (
+    tournament INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    open_at TEXT NOT NULL,
+    close_at TEXT NOT NULL,
+    score_at TEXT NOT NULL,
+    resolve_at TEXT NOT NULL,
+    data_date TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    scored_days INTEGER NOT NULL,
+    blobs TEXT NOT NULL,
+    PRIMARY KEY (tournament, number)
+);
+CREATE INDEX rounds_unresolved ON rounds(tournament, number) WHERE phase <> 'resolved';
+
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    tournament INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    blob TEXT,
+    received_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    state TEXT NOT NULL,
+    late INTEGER NOT NULL,
+    reason TEXT,
+    FOREIGN KEY (tournament, round) REFERENCES rounds(tournament, number)
+);
+CREATE INDEX submissions_by_round ON submissions(tournament, round, id);
+CREATE INDEX submissions_by_model ON submissions(model_id, id);
+CREATE INDEX submissions_received ON submissions(deadline) WHERE state = 'received';
+
+CREATE TABLE daily_scores (
+    tournament INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    scores TEXT NOT NULL,
+    PRIMARY KEY (tournament, round, day, model_id)
+) WITHOUT ROWID;
+CREATE INDEX daily_scores_by_model ON daily_scores(model_id, round, day);
+
+CREATE TABLE jobs (
+    name TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    finished_at TEXT,
+    error TEXT
+) WITHOUT ROWID;
+CREATE INDEX jobs_unfinished ON jobs(started_at) WHERE finished_at IS NULL;
+"#,
+];
+

@@ -7,6 +7,8 @@
 pub mod calendar;
 mod error;
 pub mod keys;
+pub mod leaderboard;
+pub mod records;
 pub mod submission;
 
 pub use error::Error;

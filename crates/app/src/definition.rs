@@ -1,0 +1,123 @@
+//! A tournament as data: its id and name, calendar, submission rule, how rounds pay and what
+//! they score. Classic is [`Definition::classic`]; any other is a TOML file of the same shape.
+//!
+//! ```toml
+//! id = 8
+//! name = "classic"
+//! target = "target"                     # the live targets' payout column
+//! upload_deadline_seconds = 600         # a received upload not validated by then is rejected
+//! job_deadline_seconds = 3600           # a scoring or resolution job overdue after this is retried
+//!
+//! [calendar]                            # see numerus_tournament::calendar
+//! anchor = { number = 1175, date = "2026-01-06" }
+//! ...
+//!
+//! [payout]                              # per round, stored with each round when it opens
+//! multipliers = { corr = "0.75", mmc = "2.25" }
+//! clip = "0.05"
+//! stake_threshold = "72000"
+//! ```
+
+use std::collections::BTreeMap;
+
+use numerus_ledger::staking::PayoutConfig;
+use numerus_ledger::{Nmr, Rate};
+use numerus_tournament::calendar::{Calendar, CalendarRule};
+use numerus_tournament::submission::SubmissionRule;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The scores computed each scoring day (depend on the returns).
+pub const DAILY_SCORES: [&str; 4] = ["corr", "mmc", "bmc", "fnc"];
+
+/// The scores computed once per round, when its selection is frozen (independent of returns;
+/// stored as day 0).
+pub const ROUND_SCORES: [&str; 3] = ["cwmm", "mcwnm", "apcwnm"];
+
+/// A tournament's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Definition {
+    /// Numerai's tournament number (8 Classic, 11 Signals, 12 Crypto).
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// The target column rounds are scored and paid on.
+    pub target: String,
+    /// A received upload not validated within this many seconds is rejected by the reaper.
+    pub upload_deadline_seconds: i64,
+    /// A job not finished within this many seconds is overdue and retried.
+    pub job_deadline_seconds: i64,
+    /// When rounds open, close and score.
+    pub calendar: CalendarRule,
+    /// How rounds pay (copied into each round when it opens).
+    pub payout: PayoutConfig,
+}
+
+impl Definition {
+    /// Numerai Classic in 2026: the round calendar of `CalendarRule::classic`, paid on
+    /// `0.75·CORR + 2.25·MMC` of the 20-day target, clipped at ±5 %, threshold 72,000 NMR.
+    pub fn classic() -> Self {
+        let rate = |text: &str| text.parse::<Rate>().expect("a constant rate");
+        Self {
+            id: 8,
+            name: "classic".into(),
+            target: "target".into(),
+            upload_deadline_seconds: 600,
+            job_deadline_seconds: 3600,
+            calendar: CalendarRule::classic(),
+            payout: PayoutConfig {
+                multipliers: BTreeMap::from([
+                    ("corr".to_string(), rate("0.75")),
+                    ("mmc".to_string(), rate("2.25")),
+                ]),
+                clip: rate("0.05"),
+                stake_threshold: Nmr::from_whole(72_000),
+            },
+        }
+    }
+
+    /// Reads a definition from TOML and checks it.
+    ///
+    /// # Errors
+    /// [`Error::Definition`] naming the field.
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let definition: Self = toml::from_str(text)
+            .map_err(|error| Error::Definition(format!("it does not parse: {error}")))?;
+        definition.check()?;
+        Ok(definition)
+    }
+
+    /// Checks the parts that can be wrong.
+    ///
+    /// # Errors
+    /// [`Error::Definition`] naming the field.
+    pub fn check(&self) -> Result<(), Error> {
+        Calendar::new(self.calendar.clone()).map_err(|error| Error::Definition(error.to_string()))?;
+        self.payout
+            .validate()
+            .map_err(|error| Error::Definition(error.to_string()))?;
+        for name in self.payout.multipliers.keys() {
+            if !DAILY_SCORES.contains(&name.as_str()) {
+                return Err(Error::Definition(format!(
+                    "the payout names a score `{name}`, which is not computed daily; use one of {DAILY_SCORES:?}"
+                )));
+            }
+        }
+        if self.upload_deadline_seconds <= 0 || self.job_deadline_seconds <= 0 {
+            return Err(Error::Definition(
+                "upload_deadline_seconds and job_deadline_seconds must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The submission rule of this tournament's files.
+    pub fn submission_rule(&self) -> SubmissionRule {
+        match self.id {
+            11 => SubmissionRule::signals(),
+            12 => SubmissionRule::crypto(),
+            _ => SubmissionRule::classic(),
+        }
+    }
+}

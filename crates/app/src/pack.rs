@@ -1,0 +1,240 @@
+//! A round's frozen selection and what is computed from it.
+//!
+//! When a round's first score is due its selection is frozen into a [`Pack`]: the live ids
+//! in the live file's order and, for each selected submission, its tie-kept rank codes over
+//! those ids (`2r − 1`, as `numerus_scoring::rank` defines them). Every score of a round —
+//! CORR, MMC, BMC, FNC, CWMM, the peer correlations, the meta model — starts by ranking the
+//! predictions, and a rank code keeps exactly the order and the ties of the value it came
+//! from, so scoring the codes gives the scores of the values, at 4 bytes a prediction and
+//! without reading a submission file again on any of the 20 scoring days.
+//!
+//! Stored as one blob: `NUMPACK1`, the header's length (u64 LE), the header (JSON), then the
+//! codes (u32 LE), column by column.
+
+use std::collections::BTreeMap;
+
+use faer::{Mat, MatRef};
+use numerus_scoring::{Era, EraInput, EraTarget};
+use numerus_scoring::rank::{RankScale, RankScratch, rank_codes};
+use numerus_scoring::Score;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+const MAGIC: &[u8; 8] = b"NUMPACK1";
+
+/// One selected submission in a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The model.
+    pub model: u64,
+    /// The submission.
+    pub submission: u64,
+    /// Uploaded after close.
+    pub late: bool,
+    /// NMR at risk at close, base units (decimal text); zero for late or unstaked.
+    pub at_risk: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    ids: Vec<String>,
+    entries: Vec<Entry>,
+}
+
+/// A round's frozen selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pack {
+    /// Live ids, in the live file's order.
+    pub ids: Vec<String>,
+    /// The submissions, one column each.
+    pub entries: Vec<Entry>,
+    /// Rank codes, column-major: `codes[column * ids.len() + row]`.
+    pub codes: Vec<u32>,
+}
+
+impl Pack {
+    /// A pack of `columns` (each aligned with `ids`; no NaN), ranked in parallel.
+    pub fn new(ids: Vec<String>, entries: Vec<Entry>, columns: &[Vec<f64>]) -> Self {
+        let rows = ids.len();
+        let mut codes = vec![0u32; rows * columns.len()];
+        if rows > 0 {
+            codes
+                .par_chunks_mut(rows)
+                .zip(columns.par_iter())
+                .for_each_init(RankScratch::new, |scratch, (out, column)| {
+                    rank_codes(column, scratch, out);
+                });
+        }
+        Self { ids, entries, codes }
+    }
+
+    /// Rows (live ids).
+    pub fn rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The codes of column `column`.
+    pub fn column(&self, column: usize) -> &[u32] {
+        let rows = self.rows();
+        &self.codes[column * rows..(column + 1) * rows]
+    }
+
+    /// The codes as an `f64` matrix (rows × submissions): ranking it again gives the same codes.
+    pub fn matrix(&self) -> Mat<f64> {
+        Mat::from_fn(self.rows(), self.entries.len(), |row, column| {
+            f64::from(self.column(column)[row])
+        })
+    }
+
+    /// The blob bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&Header {
+            ids: self.ids.clone(),
+            entries: self.entries.clone(),
+        })
+        .expect("a pack header serializes");
+        let mut bytes = Vec::with_capacity(16 + header.len() + 4 * self.codes.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        for code in &self.codes {
+            bytes.extend_from_slice(&code.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// Reads blob bytes.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when they are not a pack.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let bad = || Error::Corrupt("a stored prediction pack is damaged".into());
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(bad());
+        }
+        let length = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        let header_end = 16usize.checked_add(length).ok_or_else(bad)?;
+        let header: Header =
+            serde_json::from_slice(bytes.get(16..header_end).ok_or_else(bad)?).map_err(|_| bad())?;
+        let body = &bytes[header_end..];
+        if body.len() != 4 * header.ids.len() * header.entries.len() {
+            return Err(bad());
+        }
+        let codes = body
+            .chunks_exact(4)
+            .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
+            .collect();
+        Ok(Self {
+            ids: header.ids,
+            entries: header.entries,
+            codes,
+        })
+    }
+
+    /// The stake-weighted meta model: each staked submission's tie-kept rank, gaussianized,
+    /// averaged with its at-risk amount as weight; `None` when nothing is at risk.
+    pub fn meta_model(&self) -> Option<Vec<f64>> {
+        let weights: Vec<f64> = self
+            .entries
+            .iter()
+            .map(|entry| stake_weight(&entry.at_risk))
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let scale = RankScale::new(self.rows());
+        let mut blended = vec![0.0; self.rows()];
+        for (column, &weight) in weights.iter().enumerate() {
+            if weight > 0.0 {
+                for (out, &code) in blended.iter_mut().zip(self.column(column)) {
+                    *out += weight * scale.gaussian(code);
+                }
+            }
+        }
+        for value in &mut blended {
+            *value /= total;
+        }
+        Some(blended)
+    }
+}
+
+/// An at-risk amount (base units, decimal text) as a weight in NMR. Weights average scores;
+/// no money is computed from them.
+fn stake_weight(base_units: &str) -> f64 {
+    base_units.parse::<u128>().map_or(0.0, |units| units as f64 / 1e18)
+}
+
+fn value(score: Score) -> Option<f64> {
+    score.ok()
+}
+
+/// The inputs of one scoring day, aligned with the pack's ids.
+#[derive(Debug, Clone, Copy)]
+pub struct DayInputs<'a> {
+    /// The day's target (NaN where unknown).
+    pub target: &'a [f64],
+    /// The round's meta model.
+    pub meta_model: Option<&'a [f64]>,
+    /// The benchmark (the example model's live predictions).
+    pub benchmark: Option<&'a [f64]>,
+    /// The live features (rows × features), for FNC.
+    pub features: Option<MatRef<'a, f64>>,
+}
+
+/// Every daily score ([`crate::definition::DAILY_SCORES`]) of every submission of the pack.
+pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, Option<f64>>> {
+    let matrix = pack.matrix();
+    let era = Era::new(EraInput {
+        meta_model: inputs.meta_model,
+        benchmark: inputs.benchmark,
+        features: inputs.features,
+        era_target: EraTarget::of(inputs.target),
+        ..EraInput::new(matrix.as_ref(), inputs.target)
+    });
+    let none = || vec![None; pack.entries.len()];
+    let listed = |scores: Vec<Score>| scores.into_iter().map(value).collect::<Vec<_>>();
+    let corr = listed(era.numerai_corr());
+    let mmc = era.mmc().map(listed).unwrap_or_else(|_| none());
+    let bmc = era.bmc().map(listed).unwrap_or_else(|_| none());
+    let fnc = era.fnc().map(listed).unwrap_or_else(|_| none());
+    (0..pack.entries.len())
+        .map(|s| {
+            BTreeMap::from([
+                ("corr".to_string(), corr[s]),
+                ("mmc".to_string(), mmc[s]),
+                ("bmc".to_string(), bmc[s]),
+                ("fnc".to_string(), fnc[s]),
+            ])
+        })
+        .collect()
+}
+
+/// The scores that do not depend on returns ([`crate::definition::ROUND_SCORES`]): CWMM
+/// against the meta model, and the maximum and mean correlation with the round's other
+/// submissions.
+pub fn round_scores(pack: &Pack, meta_model: Option<&[f64]>) -> Vec<BTreeMap<String, Option<f64>>> {
+    let matrix = pack.matrix();
+    let zeros = vec![0.0; pack.rows()];
+    let era = Era::new(EraInput {
+        meta_model,
+        ..EraInput::new(matrix.as_ref(), &zeros)
+    });
+    let count = pack.entries.len();
+    let cwmm: Vec<Option<f64>> = era
+        .cwmm()
+        .map(|scores| scores.into_iter().map(value).collect())
+        .unwrap_or_else(|_| vec![None; count]);
+    let (max, mean) = era.peer_correlations();
+    (0..count)
+        .map(|s| {
+            BTreeMap::from([
+                ("cwmm".to_string(), cwmm[s]),
+                ("mcwnm".to_string(), value(max[s].clone())),
+                ("apcwnm".to_string(), value(mean[s].clone())),
+            ])
+        })
+        .collect()
+}
