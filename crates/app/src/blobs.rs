@@ -51,7 +51,8 @@ impl BlobDir {
         fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
         let temporary = dir.join(format!(".{id}.partial"));
         let mut file = File::create(&temporary).map_err(Error::io("create", &temporary))?;
-        file.write_all(bytes).map_err(Error::io("write", &temporary))?;
+        file.write_all(bytes)
+            .map_err(Error::io("write", &temporary))?;
         file.sync_all().map_err(Error::io("sync", &temporary))?;
         fs::rename(&temporary, &path).map_err(Error::io("rename", &temporary))?;
         Ok(id)

@@ -93,7 +93,8 @@ impl Definition {
     /// # Errors
     /// [`Error::Definition`] naming the field.
     pub fn check(&self) -> Result<(), Error> {
-        Calendar::new(self.calendar.clone()).map_err(|error| Error::Definition(error.to_string()))?;
+        Calendar::new(self.calendar.clone())
+            .map_err(|error| Error::Definition(error.to_string()))?;
         self.payout
             .validate()
             .map_err(|error| Error::Definition(error.to_string()))?;

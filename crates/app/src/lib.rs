@@ -6,9 +6,11 @@
 pub mod blobs;
 pub mod definition;
 mod error;
+pub mod export;
 pub mod market;
 pub mod pack;
 pub mod service;
+pub mod standings;
 mod tables;
 
 pub use definition::Definition;

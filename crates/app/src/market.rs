@@ -115,3 +115,103 @@ impl Market for DatasetMarket {
         Ok(())
     }
 }
+
+/// A synthetic market for simulations and tests: a seeded stock panel whose first
+/// `history_days` business days (ending the market day before `first_data_date`) build the
+/// dataset participants train on, followed by `extra_days` for the rounds to run on.
+#[derive(Debug, Clone)]
+pub struct SyntheticSpec {
+    /// Stocks listed each day.
+    pub stocks: usize,
+    /// Engineered features of the dataset.
+    pub features: usize,
+    /// Seed of the market, the features and the id key.
+    pub seed: u64,
+    /// Business days of history before `first_data_date` (at least ~560: features look back
+    /// 271 days and training needs eras with complete targets).
+    pub history_days: usize,
+    /// Business days from `first_data_date` on.
+    pub extra_days: usize,
+    /// The data date of the first round to run.
+    pub first_data_date: Date,
+}
+
+/// Writes the panel (`DIR/market/panel.parquet`, plus the history alone in
+/// `history.parquet`) and builds the training dataset into `DIR/data/v1`; returns the market
+/// over the whole panel and the dataset directory.
+///
+/// # Errors
+/// [`Error::Market`], [`Error::Io`].
+pub fn synthetic(dir: &Path, spec: &SyntheticSpec) -> Result<(DatasetMarket, PathBuf), Error> {
+    use numerus_dataset::classic::{ClassicSpec, build_classic};
+    use numerus_dataset::panel::PanelWriter;
+    use numerus_dataset::synth::{StockSpec, synthesize_stocks};
+
+    let market_dir = dir.join("market");
+    std::fs::create_dir_all(&market_dir).map_err(Error::io("create", &market_dir))?;
+    let mut start = spec.first_data_date;
+    let mut left = spec.history_days;
+    while left > 0 {
+        start = start
+            .yesterday()
+            .map_err(|_| Error::Market("the history starts before year -9999".into()))?;
+        if !matches!(
+            start.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ) {
+            left -= 1;
+        }
+    }
+    let panel = market_dir.join("panel.parquet");
+    let history = market_dir.join("history.parquet");
+    let create = |path: &Path| -> Result<PanelWriter<BufWriter<File>>, Error> {
+        let file = File::create(path).map_err(Error::io("create", path))?;
+        PanelWriter::new(BufWriter::new(file), PanelKind::Stocks).map_err(market)
+    };
+    let (mut all, mut before) = (create(&panel)?, create(&history)?);
+    let mut index = 0;
+    synthesize_stocks(
+        &StockSpec {
+            stocks: spec.stocks,
+            days: spec.history_days + spec.extra_days,
+            start,
+            seed: spec.seed,
+        },
+        |day| {
+            all.write_day(&day)?;
+            if index < spec.history_days {
+                before.write_day(&day)?;
+            }
+            index += 1;
+            Ok(())
+        },
+    )
+    .map_err(market)?;
+    for writer in [all, before] {
+        writer
+            .finish()
+            .map_err(market)?
+            .flush()
+            .map_err(Error::io("write", &panel))?;
+    }
+    // The id key of a simulation is derived from its seed, so a seed replays the same ids.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("numerus id key {}", spec.seed));
+    let key = IdKey::new(digest.into());
+    let version = dir.join("data").join("v1");
+    std::fs::create_dir_all(&version).map_err(Error::io("create", &version))?;
+    let report = build_classic(
+        &history,
+        &ClassicSpec {
+            features: spec.features,
+            seed: spec.seed,
+            validation_fraction: 0.25,
+            key: key.clone(),
+            min_stocks: 50,
+        },
+        &mut Directory(&version),
+        &|_, _| {},
+    )
+    .map_err(market)?;
+    let market = DatasetMarket::open(&panel, report.recipe, key, 50)?;
+    Ok((market, version))
+}

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 
 use faer::{Mat, MatRef};
-use numerus_scoring::{Era, EraInput, EraTarget};
-use numerus_scoring::rank::{RankScale, RankScratch, rank_codes};
 use numerus_scoring::Score;
+use numerus_scoring::rank::{RankScale, RankScratch, rank_codes};
+use numerus_scoring::{Era, EraInput, EraTarget};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,11 @@ impl Pack {
                     rank_codes(column, scratch, out);
                 });
         }
-        Self { ids, entries, codes }
+        Self {
+            ids,
+            entries,
+            codes,
+        }
     }
 
     /// Rows (live ids).
@@ -116,8 +120,8 @@ impl Pack {
         }
         let length = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
         let header_end = 16usize.checked_add(length).ok_or_else(bad)?;
-        let header: Header =
-            serde_json::from_slice(bytes.get(16..header_end).ok_or_else(bad)?).map_err(|_| bad())?;
+        let header: Header = serde_json::from_slice(bytes.get(16..header_end).ok_or_else(bad)?)
+            .map_err(|_| bad())?;
         let body = &bytes[header_end..];
         if body.len() != 4 * header.ids.len() * header.entries.len() {
             return Err(bad());
@@ -164,7 +168,9 @@ impl Pack {
 /// An at-risk amount (base units, decimal text) as a weight in NMR. Weights average scores;
 /// no money is computed from them.
 fn stake_weight(base_units: &str) -> f64 {
-    base_units.parse::<u128>().map_or(0.0, |units| units as f64 / 1e18)
+    base_units
+        .parse::<u128>()
+        .map_or(0.0, |units| units as f64 / 1e18)
 }
 
 fn value(score: Score) -> Option<f64> {

@@ -264,6 +264,21 @@ impl<S: Store + Records> Service<S> {
         };
         let round = self.accepting_round(now)?;
         let late = now >= round.close_at;
+        if late {
+            let on_time = self
+                .store()
+                .round_submissions(self.tournament(), round.number)?
+                .into_iter()
+                .any(|s| s.model == model && s.state == SubmissionState::Selected && !s.late);
+            if on_time {
+                return Err(Error::Refused(format!(
+                    "round {} has closed and model {model} has an on-time submission selected; \
+                     a late upload would not count — predict round {} when it opens",
+                    round.number,
+                    round.number + 1
+                )));
+            }
+        }
         let mut record = SubmissionRecord {
             id: 0,
             model,
@@ -281,7 +296,9 @@ impl<S: Store + Records> Service<S> {
         match self.check_upload(&round, bytes, extension, record.id) {
             Ok(()) => {
                 let blob = self.blobs.put(bytes, extension)?;
-                self.ledger.store_mut().select_submission(record.id, &blob)?;
+                self.ledger
+                    .store_mut()
+                    .select_submission(record.id, &blob)?;
             }
             Err(rejection) => {
                 let reason = match &rejection {
@@ -309,12 +326,27 @@ impl<S: Store + Records> Service<S> {
             .store()
             .round_record(self.tournament(), schedule.number)?
             .ok_or_else(|| {
-                Error::Refused(format!(
-                    "round {} is not open yet (its data is being published); try again in a minute",
-                    schedule.number
-                ))
+                if now < schedule.close {
+                    Error::Refused(format!(
+                        "round {} is not open yet (its data is being published); try again in a minute",
+                        schedule.number
+                    ))
+                } else {
+                    let next = self
+                        .calendar
+                        .round(schedule.number + 1)
+                        .map(|next| next.open.to_string())
+                        .unwrap_or_default();
+                    Error::Refused(format!(
+                        "round {} was not opened (the scheduler did not run in its window); round {} opens at {next}",
+                        schedule.number,
+                        schedule.number + 1
+                    ))
+                }
             })?;
-        if now >= round.score_at || matches!(round.phase, RoundPhase::Scoring | RoundPhase::Resolved) {
+        if now >= round.score_at
+            || matches!(round.phase, RoundPhase::Scoring | RoundPhase::Resolved)
+        {
             let next = self
                 .calendar
                 .round(schedule.number + 1)
@@ -390,7 +422,9 @@ impl<S: Store + Records> Service<S> {
             report.reaped.push(overdue.id);
         }
         if let Some(schedule) = self.calendar.current(now).ok().flatten() {
-            let opened = self.store().round_record(self.tournament(), schedule.number)?;
+            let opened = self
+                .store()
+                .round_record(self.tournament(), schedule.number)?;
             if opened.is_none() && now < schedule.close {
                 if market
                     .available_through()
@@ -438,7 +472,8 @@ impl<S: Store + Records> Service<S> {
                 self.score_day(market, &mut round, &schedule, day, now)?;
                 report.scored.push((round.number, day));
             }
-            if round.scored_days == schedule.scores.len() as u32 && round.phase != RoundPhase::Resolved
+            if round.scored_days == schedule.scores.len() as u32
+                && round.phase != RoundPhase::Resolved
             {
                 self.resolve(&mut round, now)?;
                 report.resolved.push(round.number);
@@ -447,12 +482,19 @@ impl<S: Store + Records> Service<S> {
         Ok(report)
     }
 
-    fn open(&mut self, market: &dyn Market, schedule: &Schedule, now: Timestamp) -> Result<(), Error> {
+    fn open(
+        &mut self,
+        market: &dyn Market,
+        schedule: &Schedule,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         let dir = self.scratch.join(format!("live-{}", schedule.number));
         fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         market.live(schedule.data_date, &dir)?;
         let live = self.blobs.put_file(&dir.join("live.parquet"))?;
-        let benchmark = self.blobs.put_file(&dir.join("live_example_preds.parquet"))?;
+        let benchmark = self
+            .blobs
+            .put_file(&dir.join("live_example_preds.parquet"))?;
         let _ = fs::remove_dir_all(&dir);
         let round = RoundRecord {
             tournament: self.tournament(),
@@ -503,9 +545,17 @@ impl<S: Store + Records> Service<S> {
                 (ModelId(submission.model), status)
             })
             .collect();
-        if self.store().round(self.key(round.number))?.is_some_and(|r| r.state.name() == "open") {
-            self.ledger
-                .close_round(self.key(round.number), &statuses, &OpenGate, now.max(round.close_at))?;
+        if self
+            .store()
+            .round(self.key(round.number))?
+            .is_some_and(|r| r.state.name() == "open")
+        {
+            self.ledger.close_round(
+                self.key(round.number),
+                &statuses,
+                &OpenGate,
+                now.max(round.close_at),
+            )?;
         }
         round.phase = RoundPhase::Closed;
         self.ledger.store_mut().put_round(round)?;
@@ -521,8 +571,11 @@ impl<S: Store + Records> Service<S> {
             .map(|stake| (stake.model.0, stake.at_risk.base_units().to_string()))
             .collect();
         let ids = self.live_ids(round)?;
-        let position: HashMap<&str, usize> =
-            ids.iter().enumerate().map(|(row, id)| (id.as_str(), row)).collect();
+        let position: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| (id.as_str(), row))
+            .collect();
         let rule = self.definition.submission_rule();
         let mut entries = Vec::new();
         let mut columns = Vec::new();
@@ -550,7 +603,10 @@ impl<S: Store + Records> Service<S> {
             let at_risk = if submission.late {
                 "0".to_string()
             } else {
-                stakes.get(&submission.model).cloned().unwrap_or_else(|| "0".into())
+                stakes
+                    .get(&submission.model)
+                    .cloned()
+                    .unwrap_or_else(|| "0".into())
             };
             entries.push(Entry {
                 model: submission.model,
@@ -561,15 +617,17 @@ impl<S: Store + Records> Service<S> {
             columns.push(column);
         }
         let pack = Pack::new(ids.to_vec(), entries, &columns);
-        round
-            .blobs
-            .insert("predictions".into(), self.blobs.put(&pack.to_bytes(), "bin")?);
+        round.blobs.insert(
+            "predictions".into(),
+            self.blobs.put(&pack.to_bytes(), "bin")?,
+        );
         let meta_model = pack.meta_model();
         if let Some(meta) = &meta_model {
             let table = tables::meta_model_table(&pack.ids, meta);
-            round
-                .blobs
-                .insert("meta_model".into(), tables::put_table(&self.blobs, &self.scratch, &table)?);
+            round.blobs.insert(
+                "meta_model".into(),
+                tables::put_table(&self.blobs, &self.scratch, &table)?,
+            );
         }
         let scores = round_scores(&pack, meta_model.as_deref());
         let day_zero = pack
@@ -623,7 +681,11 @@ impl<S: Store + Records> Service<S> {
         let pack = if day == 1 {
             // The payout factor is fixed at score time, then the selection is frozen.
             let key = self.key(round.number);
-            if self.store().round(key)?.is_some_and(|r| r.state.name() == "closed") {
+            if self
+                .store()
+                .round(key)?
+                .is_some_and(|r| r.state.name() == "closed")
+            {
                 self.ledger.score_round(key, now.max(round.score_at))?;
             }
             let (pack, day_zero) = self.freeze(round)?;
@@ -633,7 +695,9 @@ impl<S: Store + Records> Service<S> {
             Pack::from_bytes(&self.blobs.read(blob(round, "predictions")?)?)?
         };
         let targets = self.targets_of(market, schedule.scored_through[day as usize - 1])?;
-        round.blobs.insert(format!("targets/{day:02}"), targets.clone());
+        round
+            .blobs
+            .insert(format!("targets/{day:02}"), targets.clone());
         let target = tables::day_target(
             &self.blobs,
             &targets,
@@ -652,13 +716,18 @@ impl<S: Store + Records> Service<S> {
                 features: Some(inputs.features.as_ref()),
             },
         );
-        scores.extend(pack.entries.iter().zip(values).map(|(entry, values)| DailyScore {
-            round: round.number,
-            day,
-            model: entry.model,
-            submission: entry.submission,
-            values,
-        }));
+        scores.extend(
+            pack.entries
+                .iter()
+                .zip(values)
+                .map(|(entry, values)| DailyScore {
+                    round: round.number,
+                    day,
+                    model: entry.model,
+                    submission: entry.submission,
+                    values,
+                }),
+        );
         round.scored_days = day;
         round.phase = RoundPhase::Scoring;
         let state = (day == 1).then_some(SubmissionState::Scored);
@@ -669,7 +738,11 @@ impl<S: Store + Records> Service<S> {
     }
 
     /// The targets known on market date `date` (made once, then reused by every round).
-    fn targets_of(&mut self, market: &dyn Market, date: jiff::civil::Date) -> Result<String, Error> {
+    fn targets_of(
+        &mut self,
+        market: &dyn Market,
+        date: jiff::civil::Date,
+    ) -> Result<String, Error> {
         if let Some(id) = self.targets.get(&date) {
             return Ok(id.clone());
         }
@@ -705,7 +778,9 @@ impl<S: Store + Records> Service<S> {
             .filter(|column| column.name.starts_with("feature_"))
             .filter_map(|column| column.values.as_numbers())
             .collect();
-        let features = Mat::from_fn(pack.rows(), features.len(), |row, column| features[column][row]);
+        let features = Mat::from_fn(pack.rows(), features.len(), |row, column| {
+            features[column][row]
+        });
         Ok(RoundInputs {
             meta_model,
             benchmark,
@@ -722,14 +797,23 @@ impl<S: Store + Records> Service<S> {
             now + seconds(self.definition.job_deadline_seconds),
         )?;
         let key = self.key(round.number);
-        if self.store().round(key)?.is_some_and(|r| r.state.name() == "scored") {
+        if self
+            .store()
+            .round(key)?
+            .is_some_and(|r| r.state.name() == "scored")
+        {
             let scores = self.payout_scores(round)?;
-            self.ledger.settle_round(key, &scores, now.max(round.resolve_at))?;
+            self.ledger
+                .settle_round(key, &scores, now.max(round.resolve_at))?;
         }
         round.phase = RoundPhase::Resolved;
-        self.ledger
-            .store_mut()
-            .save_scores(round, &[], Some(SubmissionState::Resolved), &job, now)?;
+        self.ledger.store_mut().save_scores(
+            round,
+            &[],
+            Some(SubmissionState::Resolved),
+            &job,
+            now,
+        )?;
         Ok(())
     }
 

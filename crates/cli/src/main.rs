@@ -7,6 +7,7 @@ mod score;
 mod sim;
 mod submission;
 mod terminal;
+mod tournament;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,14 @@ enum Command {
     Submission(submission::SubmissionArgs),
     /// Deterministic simulators that drive the system and check its invariants after every step.
     Sim(sim::SimArgs),
+    /// Create participant accounts and their API keys.
+    Account(tournament::AccountArgs),
+    /// Create models (several per account).
+    Model(tournament::ModelArgs),
+    /// Inspect rounds, export a resolved round's replay bundle, publish the meta model.
+    Round(tournament::RoundArgs),
+    /// Model or account leaderboard by 1-year reputation.
+    Leaderboard(tournament::LeaderboardArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +52,10 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(&args),
         Command::Ledger(args) => ledger::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Account(args) => tournament::account(&args),
+        Command::Model(args) => tournament::model(&args),
+        Command::Round(args) => tournament::round(&args),
+        Command::Leaderboard(args) => tournament::leaderboard(&args),
         Command::Data(args) => data::run(args),
         Command::Submission(args) => submission::run(&args),
         Command::Sample(args) => match sample::run(&args) {

@@ -113,6 +113,8 @@ pub struct Fault {
 pub struct SqliteStore {
     connection: Connection,
     fault: Option<Fault>,
+    /// Transactions to let through before the fault applies.
+    fault_skip: u32,
 }
 
 impl SqliteStore {
@@ -134,6 +136,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             connection,
             fault: None,
+            fault_skip: 0,
         };
         store.migrate(path)?;
         Ok(store)
@@ -172,6 +175,24 @@ impl SqliteStore {
     /// (`None` clears it). The transaction rolls back, as after a crash.
     pub fn inject_fault(&mut self, fault: Option<Fault>) {
         self.fault = fault;
+        self.fault_skip = 0;
+    }
+
+    /// As [`SqliteStore::inject_fault`], for the transaction after `skip` others (ledger
+    /// batches and the tournament records' multi-row writes both count): a crash between two
+    /// transactions of one job, or in the middle of a later one.
+    pub fn inject_fault_after(&mut self, skip: u32, fault: Fault) {
+        self.fault = Some(fault);
+        self.fault_skip = skip;
+    }
+
+    /// The fault for the transaction starting now, if it is the one to fail.
+    pub(crate) fn take_fault(&mut self) -> Option<Fault> {
+        if self.fault_skip > 0 {
+            self.fault_skip -= 1;
+            return None;
+        }
+        self.fault.take()
     }
 }
 
@@ -451,7 +472,7 @@ impl LedgerView for SqliteStore {
 
 impl Store for SqliteStore {
     fn apply(&mut self, batch: &Batch) -> Result<Outcome, LedgerError> {
-        let fault = self.fault.take();
+        let fault = self.take_fault();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -122,14 +122,7 @@ fn daily_score(row: ScoreRow) -> Result<DailyScore, StoreFailure> {
 
 const JOB_COLUMNS: &str = "name, started_at, deadline, attempts, finished_at, error";
 
-type JobRow = (
-    String,
-    String,
-    String,
-    u32,
-    Option<String>,
-    Option<String>,
-);
+type JobRow = (String, String, String, u32, Option<String>, Option<String>);
 
 fn job_record(row: JobRow) -> Result<JobRecord, StoreFailure> {
     let (name, started, deadline, attempts, finished, error) = row;
@@ -191,9 +184,12 @@ impl SqliteStore {
     fn transact(
         &mut self,
         context: &str,
-        write: impl FnOnce(&rusqlite::Transaction<'_>, &mut dyn FnMut() -> Result<(), StoreFailure>) -> Result<(), StoreFailure>,
+        write: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            &mut dyn FnMut() -> Result<(), StoreFailure>,
+        ) -> Result<(), StoreFailure>,
     ) -> Result<(), StoreFailure> {
-        let fault = self.fault.take();
+        let fault = self.take_fault();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -215,7 +211,11 @@ impl SqliteStore {
 
 impl Records for SqliteStore {
     fn account_named(&self, name: &str) -> Result<Option<u64>, StoreFailure> {
-        self.first("SELECT id FROM users WHERE name = ?1", [name], |(id,): (u64,)| Ok(id))
+        self.first(
+            "SELECT id FROM users WHERE name = ?1",
+            [name],
+            |(id,): (u64,)| Ok(id),
+        )
     }
 
     fn accounts(&self) -> Result<Vec<(u64, String)>, StoreFailure> {
@@ -305,17 +305,23 @@ impl Records for SqliteStore {
         Ok(())
     }
 
-    fn round_record(&self, tournament: u32, number: u32) -> Result<Option<RoundRecord>, StoreFailure> {
+    fn round_record(
+        &self,
+        tournament: u32,
+        number: u32,
+    ) -> Result<Option<RoundRecord>, StoreFailure> {
         self.first(
-            &format!(
-                "SELECT {ROUND_COLUMNS} FROM rounds WHERE tournament = ?1 AND number = ?2"
-            ),
+            &format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE tournament = ?1 AND number = ?2"),
             [tournament, number],
             round_record,
         )
     }
 
-    fn round_records(&self, tournament: u32, unresolved: bool) -> Result<Vec<RoundRecord>, StoreFailure> {
+    fn round_records(
+        &self,
+        tournament: u32,
+        unresolved: bool,
+    ) -> Result<Vec<RoundRecord>, StoreFailure> {
         let filter = if unresolved {
             " AND phase <> 'resolved'"
         } else {

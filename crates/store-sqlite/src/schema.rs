@@ -4,7 +4,8 @@
 //! 64-bit integers); they are only ever added in Rust, so no SQL arithmetic is lost.
 
 /// Every migration, in order; index + 1 is the schema version it brings.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id TEXT PRIMARY KEY,
     debits_posted TEXT NOT NULL,
@@ -173,4 +174,3 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_unfinished ON jobs(started_at) WHERE finished_at IS NULL;
 "#,
 ];
-

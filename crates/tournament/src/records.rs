@@ -226,10 +226,18 @@ pub trait Records {
     fn put_round(&mut self, round: &RoundRecord) -> Result<(), StoreFailure>;
 
     /// A round.
-    fn round_record(&self, tournament: u32, number: u32) -> Result<Option<RoundRecord>, StoreFailure>;
+    fn round_record(
+        &self,
+        tournament: u32,
+        number: u32,
+    ) -> Result<Option<RoundRecord>, StoreFailure>;
 
     /// Rounds of a tournament, newest first; only unresolved ones with `unresolved`.
-    fn round_records(&self, tournament: u32, unresolved: bool) -> Result<Vec<RoundRecord>, StoreFailure>;
+    fn round_records(
+        &self,
+        tournament: u32,
+        unresolved: bool,
+    ) -> Result<Vec<RoundRecord>, StoreFailure>;
 
     /// Records a new upload (its `id` is ignored) and returns its id.
     fn insert_submission(&mut self, submission: &SubmissionRecord) -> Result<u64, StoreFailure>;

@@ -145,7 +145,7 @@ pub fn run(args: DataArgs) -> ExitCode {
 }
 
 /// A directory that build files are created in.
-pub(crate) struct Directory(pub(crate) PathBuf);
+struct Directory(PathBuf);
 
 impl Files for Directory {
     fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, numerus_dataset::Error> {

@@ -9,35 +9,31 @@
 //! DIR/numerus.sqlite          ledger, accounts, rounds, submissions, scores, jobs
 //! DIR/blobs/                  live files, uploads, targets, packs, meta models (by SHA-256)
 //! DIR/market/panel.parquet    the whole synthetic market (the service reads it day by day)
-//! DIR/data/v1/                the dataset participants trained on (built from the history
-//! DIR/data/private/           before the first round) and its private recipe and id key
+//! DIR/market/history.parquet  the market before the first round ...
+//! DIR/data/v1/                ... and the dataset built from it, which participants train on
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::collections::HashMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail, ensure};
-use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use numerus_app::market::DatasetMarket;
+use numerus_app::market::{DatasetMarket, SyntheticSpec, synthetic};
 use numerus_app::pack::Pack;
+use numerus_app::standings::PAYOUT;
 use numerus_app::{Definition, Service};
-use numerus_dataset::classic::{ClassicSpec, build_classic};
-use numerus_dataset::ids::IdKey;
-use numerus_dataset::panel::{PanelKind, PanelWriter};
-use numerus_dataset::synth::{StockSpec, synthesize_stocks};
 use numerus_frames::{ReadOptions, read_table};
 use numerus_ledger::staking::RoundStake;
-use numerus_ledger::{LedgerView, ModelId, Nmr, Release, RoundKey, Store, TournamentId, UserId, audit};
+use numerus_ledger::{
+    LedgerView, ModelId, Nmr, Release, RoundKey, Store, TournamentId, UserId, audit,
+};
 use numerus_store_sqlite::SqliteStore;
 use numerus_tournament::records::{Records, RoundPhase, SubmissionState};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::Directory;
 use crate::terminal::progress_bar;
 
 /// Business days of market history before the first simulated round (features look back 271
@@ -86,7 +82,6 @@ enum Family {
 struct SimModel {
     id: u64,
     name: String,
-    account: String,
     weights: Vec<f64>,
     family: Family,
 }
@@ -130,35 +125,24 @@ fn simulate(args: &TournamentSimArgs) -> anyhow::Result<Vec<String>> {
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let definition = Definition::classic();
 
-    // The market: history before the first round, then the simulated days and a tail.
-    // The first simulated round is the calendar's anchor round; the history ends the market
-    // day before its data date.
+    // The market: history before the first round (the training data), then the simulated
+    // days and a tail so every round opened in the run resolves.
     let first_open = definition.calendar.anchor.number;
     let first_data_date = numerus_tournament::calendar::Calendar::new(definition.calendar.clone())?
         .round(first_open)?
         .data_date;
-    let start = history_start(first_data_date, WARMUP_DAYS);
-    let (panel, history) = synthesize(args, start, dir)?;
-    let key = IdKey::new(rng.random());
-    let data = dir.join("data");
-    let version = data.join("v1");
-    fs::create_dir_all(&version)?;
-    let spec = ClassicSpec {
-        features: args.features,
-        seed: args.seed,
-        validation_fraction: 0.25,
-        key: key.clone(),
-        min_stocks: 50,
-    };
-    eprintln!("building the dataset participants train on");
-    let report = build_classic(&history, &spec, &mut Directory(version.clone()), &|_, _| {})
-        .context("building the training dataset")?;
-    fs::create_dir_all(data.join("private"))?;
-    fs::write(
-        data.join("private").join("recipe.json"),
-        serde_json::to_string(&report.recipe)?,
+    eprintln!("synthesizing the market and building the dataset participants train on");
+    let (market, version) = synthetic(
+        dir,
+        &SyntheticSpec {
+            stocks: args.stocks,
+            features: args.features,
+            seed: args.seed,
+            history_days: WARMUP_DAYS,
+            extra_days: args.days + TAIL_DAYS + 4,
+            first_data_date,
+        },
     )?;
-    let market = DatasetMarket::open(&panel, report.recipe, key, 50)?;
 
     // The service and its participants.
     let store = SqliteStore::open(&dir.join("numerus.sqlite"))?;
@@ -174,8 +158,16 @@ fn simulate(args: &TournamentSimArgs) -> anyhow::Result<Vec<String>> {
     let mut events = Vec::new();
     for number in first_open..=last_open_number {
         let schedule = service.calendar().round(number)?;
-        events.push((schedule.open + SignedDuration::from_mins(1), number, Event::Open));
-        events.push((schedule.close + SignedDuration::from_mins(1), number, Event::Close));
+        events.push((
+            schedule.open + SignedDuration::from_mins(1),
+            number,
+            Event::Open,
+        ));
+        events.push((
+            schedule.close + SignedDuration::from_mins(1),
+            number,
+            Event::Close,
+        ));
         for &time in &schedule.scores {
             events.push((time + SignedDuration::from_mins(1), number, Event::Tick));
         }
@@ -192,12 +184,28 @@ fn simulate(args: &TournamentSimArgs) -> anyhow::Result<Vec<String>> {
         counts.opened += report.opened.len();
         counts.resolved += report.resolved.len();
         for number in &report.opened {
-            behave(&mut service, &models, *number, now, &mut rng, &mut counts, false)?;
+            behave(
+                &mut service,
+                &models,
+                *number,
+                now,
+                &mut rng,
+                &mut counts,
+                false,
+            )?;
         }
         if event == Event::Close {
             let current = service.calendar().current(now)?.map(|round| round.number);
             if let Some(number) = current {
-                behave(&mut service, &models, number, now, &mut rng, &mut counts, true)?;
+                behave(
+                    &mut service,
+                    &models,
+                    number,
+                    now,
+                    &mut rng,
+                    &mut counts,
+                    true,
+                )?;
             }
         }
         bar.inc(1);
@@ -205,7 +213,8 @@ fn simulate(args: &TournamentSimArgs) -> anyhow::Result<Vec<String>> {
     bar.finish_and_clear();
 
     let problems = check(&service, &market)?;
-    print_summary(&service, &models, &counts)?;
+    let end = events.last().map_or(t0, |event| event.0);
+    print_summary(&service, &models, &counts, end)?;
     Ok(problems)
 }
 
@@ -225,58 +234,7 @@ struct Counts {
     late: usize,
     reuploads: usize,
     stake_changes: usize,
-}
-
-/// The date `count` business days back from the last business day before `data_date`
-/// (inclusive): the first day of a history that ends just before the first round's data.
-fn history_start(data_date: Date, count: usize) -> Date {
-    let business = |date: Date| {
-        !matches!(
-            date.weekday(),
-            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
-        )
-    };
-    let mut date = data_date;
-    let mut left = count;
-    while left > 0 {
-        date = date.yesterday().expect("in range");
-        if business(date) {
-            left -= 1;
-        }
-    }
-    date
-}
-
-/// Writes the whole panel and the history before the first round; returns both paths.
-fn synthesize(args: &TournamentSimArgs, start: Date, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let panel = dir.join("market").join("panel.parquet");
-    let history = dir.join("market").join("history.parquet");
-    let days = WARMUP_DAYS + args.days + TAIL_DAYS + 4;
-    let spec = StockSpec {
-        stocks: args.stocks,
-        days,
-        start,
-        seed: args.seed,
-    };
-    let open = |path: &Path| -> anyhow::Result<PanelWriter<BufWriter<File>>> {
-        Ok(PanelWriter::new(BufWriter::new(File::create(path)?), PanelKind::Stocks)?)
-    };
-    let (mut all, mut before) = (open(&panel)?, open(&history)?);
-    let bar = progress_bar(days as u64, "synthesizing {bar:40} {pos}/{len} days {elapsed}");
-    let mut index = 0;
-    synthesize_stocks(&spec, |day| {
-        all.write_day(&day)?;
-        if index < WARMUP_DAYS {
-            before.write_day(&day)?;
-        }
-        index += 1;
-        bar.inc(1);
-        Ok(())
-    })?;
-    bar.finish_and_clear();
-    all.finish()?.flush()?;
-    before.finish()?.flush()?;
-    Ok((panel, history))
+    refused_late: usize,
 }
 
 /// Creates the accounts and models, funds the wallets and stakes, and trains each model on the
@@ -319,7 +277,10 @@ fn enroll(
         rng.fill(&mut random[..]);
         let (account_id, _) = service.create_account(&account, &random, now)?;
         let deposit = Nmr::from_whole(rng.random_range(50..2_000));
-        let tx = format!("0x{:064x}", u128::from(account_id as u32) << 64 | u128::from(args.seed as u32));
+        let tx = format!(
+            "0x{:064x}",
+            u128::from(account_id as u32) << 64 | u128::from(args.seed as u32)
+        );
         service
             .ledger_mut()
             .deposit(UserId(account_id), deposit, &tx, now)?;
@@ -363,7 +324,6 @@ fn enroll(
             models.push(SimModel {
                 id,
                 name,
-                account: account.clone(),
                 weights,
                 family,
             });
@@ -381,7 +341,11 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
         aa += (x - ma) * (x - ma);
         bb += (y - mb) * (y - mb);
     }
-    if aa == 0.0 || bb == 0.0 { 0.0 } else { ab / (aa * bb).sqrt() }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa * bb).sqrt()
+    }
 }
 
 /// What the participants do in round `number` at `now`: on time after it opens, late (some
@@ -437,20 +401,30 @@ fn behave(
             .collect();
         percentile_ranks(&mut values);
         let invalid = !after_close && rng.random_range(0..100) < 5;
-        let bytes = csv(&ids, &values, if invalid { rng.random_range(0..3) } else { 3 });
+        let bytes = csv(
+            &ids,
+            &values,
+            if invalid { rng.random_range(0..3) } else { 3 },
+        );
         match service.upload(model.id, &format!("{}.csv", model.name), &bytes, at) {
             Ok(record) => {
                 counts.accepted += 1;
                 counts.late += usize::from(record.late);
             }
             Err(numerus_app::Error::Invalid { .. }) => counts.rejected += 1,
+            Err(numerus_app::Error::Refused(_)) if after_close => counts.refused_late += 1,
             Err(error) => return Err(error.into()),
         }
         if !after_close && !invalid && rng.random_range(0..100) < 8 {
             // A second, corrected upload: it supersedes the first.
             percentile_ranks(&mut values);
             let again = csv(&ids, &values, 3);
-            service.upload(model.id, &format!("{}_v2.csv", model.name), &again, at + SignedDuration::from_secs(600))?;
+            service.upload(
+                model.id,
+                &format!("{}_v2.csv", model.name),
+                &again,
+                at + SignedDuration::from_secs(600),
+            )?;
             counts.reuploads += 1;
             counts.accepted += 1;
         }
@@ -476,7 +450,11 @@ fn stake_change(
         .unwrap_or_default();
     let request = format!("sim/{}/{}", model.id, at.as_second());
     if stake.is_zero() || rng.random_range(0..2) == 0 {
-        let owner = ledger.store().model(ModelId(model.id))?.context("model")?.user;
+        let owner = ledger
+            .store()
+            .model(ModelId(model.id))?
+            .context("model")?
+            .user;
         let wallet = ledger
             .store()
             .balance(numerus_ledger::AccountId::Wallet(owner))?
@@ -484,10 +462,20 @@ fn stake_change(
             .unwrap_or_default();
         let amount = wallet.base_units() / 5;
         if amount > 0 {
-            ledger.increase_stake(&request, ModelId(model.id), Nmr::from_base_units(amount), at)?;
+            ledger.increase_stake(
+                &request,
+                ModelId(model.id),
+                Nmr::from_base_units(amount),
+                at,
+            )?;
         }
     } else {
-        ledger.release_stake(&request, ModelId(model.id), Release::Amount(Nmr::from_base_units(stake.base_units() / 3)), at)?;
+        ledger.release_stake(
+            &request,
+            ModelId(model.id),
+            Release::Amount(Nmr::from_base_units(stake.base_units() / 3)),
+            at,
+        )?;
     }
     Ok(())
 }
@@ -506,7 +494,11 @@ fn percentile_ranks(values: &mut [f64]) {
 
 /// A submission CSV; `flaw` 0, 1, 2 makes it invalid (wrong column, a NaN, ids missing).
 fn csv(ids: &[String], values: &[f64], flaw: u32) -> Vec<u8> {
-    let mut text = String::from(if flaw == 0 { "id,pred\n" } else { "id,prediction\n" });
+    let mut text = String::from(if flaw == 0 {
+        "id,pred\n"
+    } else {
+        "id,prediction\n"
+    });
     let rows = if flaw == 2 { ids.len() - 10 } else { ids.len() };
     for row in 0..rows {
         if flaw == 1 && row == 7 {
@@ -528,12 +520,25 @@ fn check(service: &Service<SqliteStore>, market: &DatasetMarket) -> anyhow::Resu
     for round in store.round_records(definition.id, false)? {
         for submission in store.round_submissions(definition.id, round.number)? {
             if submission.state == SubmissionState::Received {
-                problems.push(format!("round {}: submission {} still received", round.number, submission.id));
+                problems.push(format!(
+                    "round {}: submission {} still received",
+                    round.number, submission.id
+                ));
             }
             if round.phase == RoundPhase::Resolved
-                && !matches!(submission.state, SubmissionState::Resolved | SubmissionState::Superseded | SubmissionState::Rejected)
+                && !matches!(
+                    submission.state,
+                    SubmissionState::Resolved
+                        | SubmissionState::Superseded
+                        | SubmissionState::Rejected
+                )
             {
-                problems.push(format!("round {}: submission {} is {} after resolution", round.number, submission.id, submission.state.name()));
+                problems.push(format!(
+                    "round {}: submission {} is {} after resolution",
+                    round.number,
+                    submission.id,
+                    submission.state.name()
+                ));
             }
         }
         if round.phase != RoundPhase::Resolved {
@@ -543,38 +548,79 @@ fn check(service: &Service<SqliteStore>, market: &DatasetMarket) -> anyhow::Resu
         problems.extend(check_payouts(service, &round)?);
     }
     let report = audit::audit(store)?;
-    problems.extend(report.problems.into_iter().map(|problem| format!("ledger audit: {problem}")));
+    problems.extend(
+        report
+            .problems
+            .into_iter()
+            .map(|problem| format!("ledger audit: {problem}")),
+    );
     Ok(problems)
 }
 
 /// CORR and MMC of every scored submission on every day, recomputed one submission at a time
 /// from its uploaded file (not the pack), must equal the stored scores.
-fn check_scores(service: &Service<SqliteStore>, round: &numerus_tournament::records::RoundRecord) -> anyhow::Result<Vec<String>> {
+fn check_scores(
+    service: &Service<SqliteStore>,
+    round: &numerus_tournament::records::RoundRecord,
+) -> anyhow::Result<Vec<String>> {
     use numerus_scoring::metrics;
     let mut problems = Vec::new();
     let blobs = service.blobs();
     let pack = Pack::from_bytes(&blobs.read(&round.blobs["predictions"])?)?;
-    let meta = round.blobs.get("meta_model").map(|id| column(blobs.path(id), "numerai_meta_model", &pack.ids)).transpose()?;
+    let meta = round
+        .blobs
+        .get("meta_model")
+        .map(|id| column(blobs.path(id), "numerai_meta_model", &pack.ids))
+        .transpose()?;
     let scores = service.ledger().store().round_scores(8, round.number)?;
     let mut uploads: HashMap<u64, Vec<f64>> = HashMap::new();
     for entry in &pack.entries {
-        let submission = service.ledger().store().submission(entry.submission)?.context("submission")?;
+        let submission = service
+            .ledger()
+            .store()
+            .submission(entry.submission)?
+            .context("submission")?;
         let path = blobs.path(submission.blob.as_deref().context("blob")?);
-        uploads.insert(entry.submission, column_named(&path, "prediction", &pack.ids)?);
+        uploads.insert(
+            entry.submission,
+            column_named(&path, "prediction", &pack.ids)?,
+        );
     }
     for day in 1..=round.scored_days {
         let targets = blobs.path(&round.blobs[&format!("targets/{day:02}")]);
-        let table = read_table(&targets, &ReadOptions { text_columns: &["id", "era", "date"], select: None })?;
+        let table = read_table(
+            &targets,
+            &ReadOptions {
+                text_columns: &["id", "era", "date"],
+                select: None,
+            },
+        )?;
         let date = round.data_date.to_string();
-        let ids = table.column("id").and_then(|c| c.values.as_text()).context("ids")?;
-        let dates = table.column("date").and_then(|c| c.values.as_text()).context("dates")?;
-        let days = table.column("day").and_then(|c| c.values.as_numbers()).context("days")?;
-        let values = table.column("target").and_then(|c| c.values.as_numbers()).context("target")?;
+        let ids = table
+            .column("id")
+            .and_then(|c| c.values.as_text())
+            .context("ids")?;
+        let dates = table
+            .column("date")
+            .and_then(|c| c.values.as_text())
+            .context("dates")?;
+        let days = table
+            .column("day")
+            .and_then(|c| c.values.as_numbers())
+            .context("days")?;
+        let values = table
+            .column("target")
+            .and_then(|c| c.values.as_numbers())
+            .context("target")?;
         let found: HashMap<&str, f64> = (0..ids.len())
             .filter(|&r| dates[r] == date && days[r] == f64::from(day))
             .map(|r| (ids[r].as_str(), values[r]))
             .collect();
-        let target: Vec<f64> = pack.ids.iter().map(|id| found.get(id.as_str()).copied().unwrap_or(f64::NAN)).collect();
+        let target: Vec<f64> = pack
+            .ids
+            .iter()
+            .map(|id| found.get(id.as_str()).copied().unwrap_or(f64::NAN))
+            .collect();
         for stored in scores.iter().filter(|score| score.day == day) {
             let predictions = &uploads[&stored.submission];
             let mut expected = vec![("corr", metrics::numerai_corr(predictions, &target).ok())];
@@ -589,7 +635,10 @@ fn check_scores(service: &Service<SqliteStore>, round: &numerus_tournament::reco
                     _ => false,
                 };
                 if !same {
-                    problems.push(format!("round {} day {day} model {}: stored {name} {got:?}, recomputed {value:?}", round.number, stored.model));
+                    problems.push(format!(
+                        "round {} day {day} model {}: stored {name} {got:?}, recomputed {value:?}",
+                        round.number, stored.model
+                    ));
                 }
             }
         }
@@ -603,37 +652,71 @@ fn column(path: PathBuf, name: &str, ids: &[String]) -> anyhow::Result<Vec<f64>>
 
 /// Column `name` of a table file aligned with `ids` (the first row per id).
 fn column_named(path: &Path, name: &str, ids: &[String]) -> anyhow::Result<Vec<f64>> {
-    let table = read_table(path, &ReadOptions { text_columns: &["id"], select: None })?;
-    let found_ids = table.column("id").and_then(|c| c.values.as_text()).context("ids")?;
-    let values = table.column(name).and_then(|c| c.values.as_numbers()).context("values")?;
+    let table = read_table(
+        path,
+        &ReadOptions {
+            text_columns: &["id"],
+            select: None,
+        },
+    )?;
+    let found_ids = table
+        .column("id")
+        .and_then(|c| c.values.as_text())
+        .context("ids")?;
+    let values = table
+        .column(name)
+        .and_then(|c| c.values.as_numbers())
+        .context("values")?;
     let mut by_id: HashMap<&str, f64> = HashMap::new();
     for (id, value) in found_ids.iter().zip(values) {
         by_id.entry(id.as_str()).or_insert(*value);
     }
-    Ok(ids.iter().map(|id| by_id.get(id.as_str()).copied().unwrap_or(f64::NAN)).collect())
+    Ok(ids
+        .iter()
+        .map(|id| by_id.get(id.as_str()).copied().unwrap_or(f64::NAN))
+        .collect())
 }
 
 /// Each settlement against `at_risk · clip(pf · Σ m·s, ±c)`, recomputed in big integers from
 /// the stored decimals.
-fn check_payouts(service: &Service<SqliteStore>, round: &numerus_tournament::records::RoundRecord) -> anyhow::Result<Vec<String>> {
+fn check_payouts(
+    service: &Service<SqliteStore>,
+    round: &numerus_tournament::records::RoundRecord,
+) -> anyhow::Result<Vec<String>> {
     use num_bigint::BigInt;
     let mut problems = Vec::new();
-    let key = RoundKey { tournament: TournamentId(8), number: round.number };
+    let key = RoundKey {
+        tournament: TournamentId(8),
+        number: round.number,
+    };
     let store = service.ledger().store();
     let stake_round = store.round(key)?.context("ledger round")?;
-    let numerus_ledger::staking::RoundState::Settled { payout_factor, .. } = stake_round.state else {
-        problems.push(format!("round {} resolved but not settled in the ledger", round.number));
+    let numerus_ledger::staking::RoundState::Settled { payout_factor, .. } = stake_round.state
+    else {
+        problems.push(format!(
+            "round {} resolved but not settled in the ledger",
+            round.number
+        ));
         return Ok(problems);
     };
     let scores = service.payout_scores(round)?;
     let unit = BigInt::from(10u64).pow(18);
     let big = |rate: numerus_ledger::Rate| BigInt::from(rate.units());
-    for RoundStake { model, at_risk, settlement, .. } in store.round_stakes(key)? {
+    for RoundStake {
+        model,
+        at_risk,
+        settlement,
+        ..
+    } in store.round_stakes(key)?
+    {
         if at_risk.is_zero() {
             continue;
         }
         let Some(settlement) = settlement else {
-            problems.push(format!("round {}: model {} at risk but not settled", round.number, model.0));
+            problems.push(format!(
+                "round {}: model {} at risk but not settled",
+                round.number, model.0
+            ));
             continue;
         };
         let mut sum = BigInt::from(0);
@@ -645,64 +728,91 @@ fn check_payouts(service: &Service<SqliteStore>, round: &numerus_tournament::rec
         let scale = &unit * &unit;
         let mut rate = &exact / &scale; // BigInt division truncates toward zero
         let clip = big(stake_round.config.clip);
-        if rate > clip { rate = clip.clone(); }
-        if rate < -&clip { rate = -clip; }
+        if rate > clip {
+            rate = clip.clone();
+        }
+        if rate < -&clip {
+            rate = -clip;
+        }
         if rate != big(settlement.rate) {
-            problems.push(format!("round {} model {}: rate {} but the formula gives {rate}", round.number, model.0, settlement.rate.units()));
+            problems.push(format!(
+                "round {} model {}: rate {} but the formula gives {rate}",
+                round.number,
+                model.0,
+                settlement.rate.units()
+            ));
         }
         let amount = BigInt::from(at_risk.base_units()) * &rate / &unit;
         let net = BigInt::from(settlement.paid.base_units())
             - BigInt::from(settlement.burned_from_stake.base_units())
             - BigInt::from(settlement.burned_from_pending.base_units());
         let earning = BigInt::from(settlement.earning_at_risk.base_units()) * &rate / &unit;
-        let ok = if rate >= BigInt::from(0) { net == earning } else { net >= amount && net <= BigInt::from(0) };
+        let ok = if rate >= BigInt::from(0) {
+            net == earning
+        } else {
+            net >= amount && net <= BigInt::from(0)
+        };
         if !ok {
-            problems.push(format!("round {} model {}: net {net} but the formula gives {amount}", round.number, model.0));
+            problems.push(format!(
+                "round {} model {}: net {net} but the formula gives {amount}",
+                round.number, model.0
+            ));
         }
     }
     Ok(problems)
 }
 
-fn print_summary(service: &Service<SqliteStore>, models: &[SimModel], counts: &Counts) -> anyhow::Result<()> {
+fn print_summary(
+    service: &Service<SqliteStore>,
+    models: &[SimModel],
+    counts: &Counts,
+    now: Timestamp,
+) -> anyhow::Result<()> {
     let store = service.ledger().store();
     let mut paid = 0u128;
     let mut burned = 0u128;
-    let mut finals: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for round in store.round_records(8, false)? {
-        if round.phase != RoundPhase::Resolved {
-            continue;
-        }
-        let key = RoundKey { tournament: TournamentId(8), number: round.number };
+        let key = RoundKey {
+            tournament: TournamentId(8),
+            number: round.number,
+        };
         for stake in store.round_stakes(key)? {
             if let Some(settlement) = stake.settlement {
                 paid += settlement.paid.base_units();
-                burned += settlement.burned_from_stake.base_units() + settlement.burned_from_pending.base_units();
-            }
-        }
-        for score in store.round_scores(8, round.number)? {
-            if score.day == round.scored_days {
-                if let Some(corr) = score.values.get("corr").copied().flatten() {
-                    finals.entry(score.model).or_default().push(corr);
-                }
+                burned += settlement.burned_from_stake.base_units()
+                    + settlement.burned_from_pending.base_units();
             }
         }
     }
     println!(
-        "rounds opened {}, resolved {}; uploads accepted {} ({} late, {} re-uploads), rejected {}; stake changes {}",
-        counts.opened, counts.resolved, counts.accepted, counts.late, counts.reuploads, counts.rejected, counts.stake_changes
+        "rounds opened {}, resolved {}; uploads accepted {} ({} late, {} re-uploads), rejected {} invalid, refused {} late; stake changes {}",
+        counts.opened,
+        counts.resolved,
+        counts.accepted,
+        counts.late,
+        counts.reuploads,
+        counts.rejected,
+        counts.refused_late,
+        counts.stake_changes
     );
-    println!("paid {} NMR, burned {} NMR", Nmr::from_base_units(paid), Nmr::from_base_units(burned));
-    let mut board: Vec<(f64, &SimModel)> = models
+    println!(
+        "paid {} NMR, burned {} NMR",
+        Nmr::from_base_units(paid),
+        Nmr::from_base_units(burned)
+    );
+    let family: HashMap<u64, Family> = models
         .iter()
-        .filter_map(|model| {
-            let scores = finals.get(&model.id)?;
-            Some((scores.iter().sum::<f64>() / scores.len() as f64, model))
-        })
+        .map(|model| (model.id, model.family))
         .collect();
-    board.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    println!("leaderboard (mean final CORR):");
-    for (rank, (score, model)) in board.iter().take(5).enumerate() {
-        println!("  {}. {:<28} {:>9.5}  {:?} ({})", rank + 1, model.name, score, model.family, model.account);
+    println!("leaderboard (1-year reputation of the payout score, 0.75·CORR + 2.25·MMC):");
+    for ranked in service.model_leaderboard(PAYOUT, now)?.iter().take(5) {
+        println!(
+            "  {}. {:<28} {:>9.5}  {:?}",
+            ranked.rank,
+            ranked.row.name,
+            ranked.row.score.unwrap_or(f64::NAN),
+            family[&ranked.row.id],
+        );
     }
     Ok(())
 }

@@ -1,0 +1,155 @@
+//! Leaderboards, reputation and seasons from the stored final scores
+//! (`numerus_tournament::leaderboard` does the arithmetic).
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use numerus_ledger::{AccountId, ModelId, RoundKey, Store, TournamentId};
+use numerus_tournament::leaderboard::{
+    FinalScore, RankedRow, Row, account_reputation, rank, reputation,
+};
+use numerus_tournament::records::{Records, RoundPhase};
+
+use crate::Error;
+use crate::service::Service;
+
+/// The name of the payout score in final scores: `Σ multiplier · score` of the round's config.
+pub const PAYOUT: &str = "payout";
+
+impl<S: Store + Records> Service<S> {
+    /// One record per model per resolved round: its final-day scores, plus [`PAYOUT`].
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn final_scores(&self) -> Result<Vec<FinalScore>, Error> {
+        let tournament = self.definition().id;
+        let store = self.ledger().store();
+        let owners: HashMap<u64, u64> = store
+            .models(TournamentId(tournament))?
+            .into_iter()
+            .map(|model| (model.id.0, model.user.0))
+            .collect();
+        let mut finals = Vec::new();
+        for round in store.round_records(tournament, false)? {
+            if round.phase != RoundPhase::Resolved {
+                continue;
+            }
+            let key = RoundKey {
+                tournament: TournamentId(tournament),
+                number: round.number,
+            };
+            let Some(ledger_round) = store.round(key)? else {
+                continue;
+            };
+            let at_risk: HashMap<u64, u128> = store
+                .round_stakes(key)?
+                .into_iter()
+                .map(|stake| (stake.model.0, stake.at_risk.base_units()))
+                .collect();
+            let late: HashMap<u64, bool> = store
+                .round_submissions(tournament, round.number)?
+                .into_iter()
+                .filter(|submission| submission.blob.is_some())
+                .map(|submission| (submission.id, submission.late))
+                .collect();
+            for score in store.round_scores(tournament, round.number)? {
+                if score.day != round.scored_days {
+                    continue;
+                }
+                let mut scores: BTreeMap<String, f64> = score
+                    .values
+                    .iter()
+                    .filter_map(|(name, value)| value.map(|value| (name.clone(), value)))
+                    .collect();
+                let payout: Option<f64> = ledger_round
+                    .config
+                    .multipliers
+                    .iter()
+                    .map(|(name, multiplier)| {
+                        scores.get(name).map(|s| s * multiplier.to_f64_lossy())
+                    })
+                    .sum();
+                if let Some(payout) = payout {
+                    scores.insert(PAYOUT.into(), payout);
+                }
+                finals.push(FinalScore {
+                    round: round.number,
+                    resolved_at: round.resolve_at,
+                    model: score.model,
+                    account: owners.get(&score.model).copied().unwrap_or_default(),
+                    on_time: !late.get(&score.submission).copied().unwrap_or(true),
+                    at_risk: at_risk.get(&score.model).copied().unwrap_or_default(),
+                    scores,
+                });
+            }
+        }
+        Ok(finals)
+    }
+
+    /// The model leaderboard at `now`: models ranked by their 1-year reputation in `score`
+    /// (missing last; ties by stake, then name).
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn model_leaderboard(&self, score: &str, now: Timestamp) -> Result<Vec<RankedRow>, Error> {
+        let finals = self.final_scores()?;
+        let reputations = reputation(
+            &finals,
+            now,
+            numerus_tournament::leaderboard::REPUTATION_WINDOW_DAYS,
+        );
+        let store = self.ledger().store();
+        let mut rows = Vec::new();
+        for model in store.models(TournamentId(self.definition().id))? {
+            let stake = store
+                .balance(AccountId::Stake(model.id))?
+                .map(|balance| balance.posted().base_units())
+                .unwrap_or_default();
+            rows.push(Row {
+                id: model.id.0,
+                name: model.name,
+                stake,
+                score: reputations.get(&model.id.0).and_then(|r| r.mean(score)),
+            });
+        }
+        Ok(rank(rows))
+    }
+
+    /// The account leaderboard at `now`: accounts ranked by the 1-year mean of their per-round
+    /// stake-weighted scores in `score`; stake is the total of their models'.
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn account_leaderboard(
+        &self,
+        score: &str,
+        now: Timestamp,
+    ) -> Result<Vec<RankedRow>, Error> {
+        let finals = self.final_scores()?;
+        let reputations = account_reputation(
+            &finals,
+            now,
+            numerus_tournament::leaderboard::REPUTATION_WINDOW_DAYS,
+        );
+        let store = self.ledger().store();
+        let mut stakes: HashMap<u64, u128> = HashMap::new();
+        for model in store.models(TournamentId(self.definition().id))? {
+            let stake = store
+                .balance(AccountId::Stake(ModelId(model.id.0)))?
+                .map(|balance| balance.posted().base_units())
+                .unwrap_or_default();
+            *stakes.entry(model.user.0).or_default() += stake;
+        }
+        let rows = store
+            .accounts()?
+            .into_iter()
+            .map(|(id, name)| Row {
+                id,
+                name,
+                stake: stakes.get(&id).copied().unwrap_or_default(),
+                score: reputations.get(&id).and_then(|r| r.mean(score)),
+            })
+            .collect();
+        Ok(rank(rows))
+    }
+}
