@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use numerus_ledger::{AccountId, ModelId, RoundKey, Store, TournamentId};
 use numerus_tournament::leaderboard::{
-    FinalScore, RankedRow, Row, account_reputation, rank, reputation,
+    FinalScore, RankedRow, Row, Season, SeasonRule, account_reputation, rank, reputation, season,
 };
 use numerus_tournament::records::{Records, RoundPhase};
 
@@ -151,5 +151,13 @@ impl<S: Store + Records> Service<S> {
             })
             .collect();
         Ok(rank(rows))
+    }
+
+    /// Season `year`'s standings at `now` under `rule` (the Classic or Signals tiers).
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn season(&self, year: i16, now: Timestamp, rule: &SeasonRule) -> Result<Season, Error> {
+        Ok(season(&self.final_scores()?, year, now, rule))
     }
 }

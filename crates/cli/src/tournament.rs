@@ -158,6 +158,10 @@ pub struct LeaderboardArgs {
     /// Rows to show.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Show the Grandmasters season of this year instead: each account's season score,
+    /// qualified rounds (on time, at least 1 NMR at risk; 20 needed), rank and tier.
+    #[arg(long, value_name = "YEAR", conflicts_with = "accounts")]
+    season: Option<i16>,
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {
@@ -308,6 +312,9 @@ pub fn leaderboard(args: &LeaderboardArgs) -> ExitCode {
     finish((|| {
         let service = args.place.existing()?;
         let now = args.at.unwrap_or_else(Timestamp::now);
+        if let Some(year) = args.season {
+            return print_season(&service, year, now, args.limit);
+        }
         let rows = if args.accounts {
             service.account_leaderboard(&args.by, now)?
         } else {
@@ -341,4 +348,35 @@ fn two_places(amount: numerus_ledger::Nmr) -> String {
     let text = amount.to_string();
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
     format!("{whole}.{:0<2}", &fraction[..fraction.len().min(2)])
+}
+
+fn print_season(
+    service: &Service<SqliteStore>,
+    year: i16,
+    now: Timestamp,
+    limit: usize,
+) -> anyhow::Result<()> {
+    let rule = numerus_tournament::leaderboard::SeasonRule::classic();
+    let season = service.season(year, now, &rule)?;
+    let names: std::collections::HashMap<u64, String> =
+        service.ledger().store().accounts()?.into_iter().collect();
+    println!(
+        "season {year}: {} rounds resolved; {} qualified rounds needed",
+        season.rounds, rule.qualified_rounds_min
+    );
+    println!(
+        "{:>5}  {:<28} {:>12} {:>10}  tier",
+        "rank", "account", "score", "qualified"
+    );
+    for standing in season.standings.iter().take(limit) {
+        println!(
+            "{:>5}  {:<28} {:>12.5} {:>10}  {:?}",
+            standing.rank.map_or_else(|| "-".to_string(), |rank| rank.to_string()),
+            names.get(&standing.account).map_or("?", String::as_str),
+            standing.score,
+            standing.qualified_rounds,
+            standing.tier
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `numerus` from the outside: real processes, real files.
 
 mod data;
+mod tournament;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
