@@ -152,10 +152,11 @@ def read_parquet(bundle, name, report):
 def same_ids(name, ids, live_ids, report, section):
     missing = live_ids.difference(ids)
     extra = ids.difference(live_ids)
-    if len(missing) or len(extra):
-        report.mismatch(section, f"{name}: ids differ from live.parquet's: {len(missing)} "
-                                 f"missing (e.g. {list(missing[:3])}), {len(extra)} extra "
-                                 f"(e.g. {list(extra[:3])})")
+    parts = [f"{len(ids_)} {what} (e.g. {', '.join(map(str, ids_[:3]))})"
+             for ids_, what in ((missing, "live ids missing"), (extra, "ids not in live.parquet"))
+             if len(ids_)]
+    if parts:
+        report.mismatch(section, f"{name}: ids differ from live.parquet's: {'; '.join(parts)}")
 
 
 def units(text, what, report, section, signed=False):
@@ -587,7 +588,7 @@ def check_payouts(bundle, summary, submissions, stored, report):
                 report.mismatch(section, f"{where}: rate {row['rate']}, expected {show_units(expected_rate)} "
                                          f"= clip({show_units(factor)} x sum(multiplier x score), +-{config['clip']}) "
                                          f"with day-{last} scores {parts}")
-                continue
+            # The amounts follow the stored rate (a wrong rate is reported above).
 
             if rate >= 0:
                 expected_paid = earning * rate // UNIT
