@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use faer::{Mat, MatRef};
 use numerus_scoring::Score;
-use numerus_scoring::rank::{RankScale, RankScratch, rank_codes};
+use numerus_scoring::rank::{RankScale, RankScratch, RankedColumns, rank_codes};
 use numerus_scoring::{Era, EraInput, EraTarget};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,11 @@ impl Pack {
     pub fn column(&self, column: usize) -> &[u32] {
         let rows = self.rows();
         &self.codes[column * rows..(column + 1) * rows]
+    }
+
+    /// The codes as the scoring crate's ranks over all rows (no ranking needed).
+    pub fn ranked(&self) -> RankedColumns {
+        RankedColumns::from_codes(self.rows(), self.codes.clone())
     }
 
     /// The codes as an `f64` matrix (rows × submissions): ranking it again gives the same codes.
@@ -199,7 +204,8 @@ pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, 
         features: inputs.features,
         era_target: EraTarget::of(inputs.target),
         ..EraInput::new(matrix.as_ref(), inputs.target)
-    });
+    })
+    .with_ranks(pack.ranked());
     let none = || vec![None; pack.entries.len()];
     let listed = |scores: Vec<Score>| scores.into_iter().map(value).collect::<Vec<_>>();
     let corr = listed(era.numerai_corr());
@@ -227,7 +233,8 @@ pub fn round_scores(pack: &Pack, meta_model: Option<&[f64]>) -> Vec<BTreeMap<Str
     let era = Era::new(EraInput {
         meta_model,
         ..EraInput::new(matrix.as_ref(), &zeros)
-    });
+    })
+    .with_ranks(pack.ranked());
     let count = pack.entries.len();
     let cwmm: Vec<Option<f64>> = era
         .cwmm()

@@ -480,6 +480,34 @@ impl RankedColumns {
         }
     }
 
+    /// Rank codes computed earlier (by [`rank_codes`], column after column, `rows` each):
+    /// what [`RankedColumns::new`] would make of the values they were computed from, over all
+    /// their rows.
+    ///
+    /// # Panics
+    /// If `codes` is not a whole number of columns of `rows` codes.
+    #[must_use]
+    pub fn from_codes(rows: usize, codes: Vec<u32>) -> Self {
+        assert!(
+            rows == 0 || codes.len() % rows == 0,
+            "rank codes come in columns of {rows}"
+        );
+        let constant = if rows == 0 {
+            Vec::new()
+        } else {
+            codes
+                .chunks(rows)
+                .map(|column| column.iter().all(|&code| code == column[0]))
+                .collect()
+        };
+        Self {
+            rows,
+            codes,
+            constant,
+            scale: RankScale::new(rows),
+        }
+    }
+
     /// Ranks one vector over `rows` (all when `None`).
     #[must_use]
     pub fn of_vector(values: &[f64], rows: Option<&[usize]>) -> Self {

@@ -162,10 +162,19 @@ impl Era<'_> {
             block.resize_with(complete.len(), width, |_, _| 0.0);
             // Gaussianized ranks of the block's submissions; `before` is each column's norm
             // (0 for a constant column) for the residual-is-noise test.
+            // Over all rows, the era's rank codes serve when it has them (every row
+            // feature-complete, the ranks given or kept).
+            let all_ranked = (complete.len() == self.rows())
+                .then(|| self.given_or_kept_all_ranks())
+                .flatten();
             let before: Vec<f64> =
                 fill_columns(&mut block, ColumnRanker::default, |j, column, ranker| {
-                    let ranked =
-                        ranker.rank(predictions, first + j, Some(complete), &complete_scale);
+                    let ranked = match all_ranked {
+                        Some(ranks) => ranks.column(first + j),
+                        None => {
+                            ranker.rank(predictions, first + j, Some(complete), &complete_scale)
+                        }
+                    };
                     if ranked.constant {
                         column.fill(0.0);
                         return 0.0;

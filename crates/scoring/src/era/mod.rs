@@ -161,6 +161,32 @@ impl<'a> Era<'a> {
         }
     }
 
+    /// Uses `ranked`, the rank codes of every submission over all the era's rows (kept from an
+    /// earlier era with the same predictions, as a tournament's 20 scoring days of one round
+    /// are), instead of ranking the predictions again. The scores are the same: the codes are
+    /// what ranking the predictions gives.
+    ///
+    /// # Panics
+    /// If `ranked` does not have one column per submission and one code per row.
+    #[must_use]
+    pub fn with_ranks(self, ranked: RankedColumns) -> Self {
+        assert_eq!(ranked.rows(), self.rows(), "one rank code per row");
+        assert_eq!(
+            ranked.columns(),
+            self.submissions(),
+            "one column per submission"
+        );
+        let cache = if self.target_rows().len() == self.rows() {
+            &self.ranked_target_rows
+        } else {
+            &self.ranked_all_rows
+        };
+        cache
+            .set(ranked)
+            .expect("ranks are given before any are computed");
+        self
+    }
+
     /// Whether to keep every submission's rank codes once computed (the default: several
     /// metrics read them) or, with `false`, to let CORR, MMC, BMC and alpha rank each column
     /// on the fly and drop it, which is faster when only one of them is asked for.
@@ -195,6 +221,16 @@ impl<'a> Era<'a> {
     fn kept_target_ranks(&self) -> Option<&RankedColumns> {
         (self.keep_rank_codes || self.ranked_target_rows.get().is_some())
             .then(|| self.ranked_target_rows())
+    }
+
+    /// The rank codes over all rows if they are given ([`Era::with_ranks`]) or already
+    /// built, without building them.
+    fn given_or_kept_all_ranks(&self) -> Option<&RankedColumns> {
+        if self.target_rows().len() == self.rows() {
+            self.ranked_target_rows.get()
+        } else {
+            self.ranked_all_rows.get()
+        }
     }
 
     /// Number of prediction rows.

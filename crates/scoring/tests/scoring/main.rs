@@ -137,6 +137,39 @@ fn ranking_on_the_fly_gives_the_scores_of_kept_rank_codes() {
 }
 
 #[test]
+fn ranks_given_from_earlier_codes_give_the_scores_of_ranking() {
+    use numerus_scoring::rank::{RankScratch, RankedColumns, rank_codes};
+    // With NaN targets (ranks over a subset) and without (the given codes are the target
+    // rows' own), with ties and a constant column.
+    for nan_targets in [true, false] {
+        let mut f = fixture(11, 250, 6);
+        for j in 0..250 {
+            f.predictions[(j, 5)] = 0.5;
+        }
+        if !nan_targets {
+            for t in &mut f.target {
+                if t.is_nan() {
+                    *t = 0.5;
+                }
+            }
+        }
+        let mut codes = vec![0u32; 250 * 6];
+        for (j, out) in codes.chunks_mut(250).enumerate() {
+            rank_codes(&column(&f.predictions, j), &mut RankScratch::new(), out);
+        }
+        let given =
+            || Era::new(f.input()).with_ranks(RankedColumns::from_codes(250, codes.clone()));
+        let ranked = Era::new(f.input());
+        for ((name, expected), (_, got)) in every_metric(&ranked)
+            .into_iter()
+            .zip(every_metric(&given()))
+        {
+            assert_eq!(got, expected, "{name} (NaN targets: {nan_targets})");
+        }
+    }
+}
+
+#[test]
 fn fnc_on_features_handed_over_gives_the_scores_of_fnc() {
     // Feature rows with a NaN (left out of FNC) and, in the second case, a duplicate and
     // a constant feature, which send the factorization to the SVD.
