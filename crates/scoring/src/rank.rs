@@ -489,7 +489,7 @@ impl RankedColumns {
     #[must_use]
     pub fn from_codes(rows: usize, codes: Vec<u32>) -> Self {
         assert!(
-            rows == 0 || codes.len() % rows == 0,
+            rows == 0 || codes.len().is_multiple_of(rows),
             "rank codes come in columns of {rows}"
         );
         let constant = if rows == 0 {
