@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use faer::{Mat, MatRef};
+use faer::MatRef;
 use numerus_scoring::Score;
 use numerus_scoring::rank::{RankScale, RankScratch, RankedColumns, rank_codes};
 use numerus_scoring::{Era, EraInput, EraTarget};
@@ -90,11 +90,20 @@ impl Pack {
         RankedColumns::from_codes(self.rows(), self.codes.clone())
     }
 
-    /// The codes as an `f64` matrix (rows × submissions): ranking it again gives the same codes.
-    pub fn matrix(&self) -> Mat<f64> {
-        Mat::from_fn(self.rows(), self.entries.len(), |row, column| {
-            f64::from(self.column(column)[row])
-        })
+    /// The codes as `f64`, column-major (rows × submissions): ranking them again gives the
+    /// same codes. Filled in parallel.
+    pub fn values(&self) -> Vec<f64> {
+        let rows = self.rows().max(1);
+        let mut values = vec![0.0; self.codes.len()];
+        values
+            .par_chunks_mut(rows)
+            .zip(self.codes.par_chunks(rows))
+            .for_each(|(out, codes)| {
+                for (value, &code) in out.iter_mut().zip(codes) {
+                    *value = f64::from(code);
+                }
+            });
+        values
     }
 
     /// The blob bytes.
@@ -132,7 +141,7 @@ impl Pack {
             return Err(bad());
         }
         let codes = body
-            .chunks_exact(4)
+            .par_chunks_exact(4)
             .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
             .collect();
         Ok(Self {
@@ -197,7 +206,8 @@ pub struct DayInputs<'a> {
 
 /// Every daily score ([`crate::definition::DAILY_SCORES`]) of every submission of the pack.
 pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, Option<f64>>> {
-    let matrix = pack.matrix();
+    let values = pack.values();
+    let matrix = MatRef::from_column_major_slice(&values, pack.rows(), pack.entries.len());
     let era = Era::new(EraInput {
         meta_model: inputs.meta_model,
         benchmark: inputs.benchmark,
@@ -228,7 +238,8 @@ pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, 
 /// against the meta model, and the maximum and mean correlation with the round's other
 /// submissions.
 pub fn round_scores(pack: &Pack, meta_model: Option<&[f64]>) -> Vec<BTreeMap<String, Option<f64>>> {
-    let matrix = pack.matrix();
+    let values = pack.values();
+    let matrix = MatRef::from_column_major_slice(&values, pack.rows(), pack.entries.len());
     let zeros = vec![0.0; pack.rows()];
     let era = Era::new(EraInput {
         meta_model,
