@@ -47,6 +47,8 @@ pub struct TickReport {
     pub resolved: Vec<u32>,
     /// Uploads the reaper rejected.
     pub reaped: Vec<u64>,
+    /// Jobs found past their deadline (they are run again when still due).
+    pub overdue_jobs: Vec<String>,
     /// Work that is due but waits for data (e.g. targets not yet in the market).
     pub waiting: Vec<String>,
 }
@@ -420,6 +422,18 @@ impl<S: Store + Records> Service<S> {
                 "the server stopped before this upload was validated; upload it again",
             )?;
             report.reaped.push(overdue.id);
+        }
+        // A job past its deadline was interrupted (or is stuck): say so on its record; the
+        // steps below run it again, since its work is still due.
+        for job in self.store().unfinished_jobs()? {
+            if job.deadline <= now && job.error.is_none() {
+                let error = format!(
+                    "did not finish by {} (attempt {}); retried at {now}",
+                    job.deadline, job.attempts
+                );
+                self.ledger.store_mut().fail_job(&job.name, &error, now)?;
+                report.overdue_jobs.push(job.name);
+            }
         }
         if let Some(schedule) = self.calendar.current(now).ok().flatten() {
             let opened = self

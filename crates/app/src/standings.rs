@@ -161,3 +161,97 @@ impl<S: Store + Records> Service<S> {
         Ok(season(&self.final_scores()?, year, now, rule))
     }
 }
+
+/// A round as numerapi's `rounds` query returns it (field names and types as the API's:
+/// decimals as strings, times as ISO 8601).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoundView {
+    /// The tournament's id.
+    pub tournament: u32,
+    /// The round's number.
+    pub number: u32,
+    /// Submissions open.
+    pub open_time: Timestamp,
+    /// Submissions close.
+    pub close_time: Timestamp,
+    /// Staking closes (with submissions).
+    pub close_staking_time: Timestamp,
+    /// The first daily score; the payout factor is fixed then.
+    pub score_time: Timestamp,
+    /// The final score.
+    pub resolve_time: Timestamp,
+    /// Every daily score is in.
+    pub resolved_general: bool,
+    /// The round is settled in the ledger.
+    pub resolved_staking: bool,
+    /// `min(1, threshold / total at risk)`, once fixed.
+    pub payout_factor: Option<String>,
+    /// The payout config's stake threshold (NMR).
+    pub stake_threshold: String,
+    /// The live data's market date as `YYYYMMDD`.
+    pub data_datestamp: u32,
+    /// `UPCOMING`, `OPEN`, `RESOLVING` or `RESOLVED`.
+    pub status: &'static str,
+}
+
+impl<S: Store + Records> Service<S> {
+    /// Round `number` as numerapi sees it, at `now`; `None` if it was never opened.
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn round_view(&self, number: u32, now: Timestamp) -> Result<Option<RoundView>, Error> {
+        use numerus_ledger::staking::RoundState;
+        let tournament = self.definition().id;
+        let store = self.ledger().store();
+        let Some(round) = store.round_record(tournament, number)? else {
+            return Ok(None);
+        };
+        let key = RoundKey {
+            tournament: TournamentId(tournament),
+            number,
+        };
+        let ledger_round = store.round(key)?;
+        let (payout_factor, settled) = match ledger_round.as_ref().map(|r| &r.state) {
+            Some(RoundState::Scored { payout_factor, .. }) => {
+                (Some(payout_factor.to_string()), false)
+            }
+            Some(RoundState::Settled { payout_factor, .. }) => {
+                (Some(payout_factor.to_string()), true)
+            }
+            _ => (None, false),
+        };
+        let stake_threshold = ledger_round.map_or_else(
+            || self.definition().payout.stake_threshold.to_string(),
+            |r| r.config.stake_threshold.to_string(),
+        );
+        // The records decide resolution: a round past its resolve time whose last score is
+        // not in yet (waiting for data) is still resolving.
+        let status = match self.calendar().round(number) {
+            _ if round.phase == RoundPhase::Resolved => "RESOLVED",
+            Ok(schedule) => match schedule.stage(now).api_status() {
+                "RESOLVED" => "RESOLVING",
+                status => status,
+            },
+            Err(_) => "RESOLVING",
+        };
+        let date = round.data_date;
+        Ok(Some(RoundView {
+            tournament,
+            number,
+            open_time: round.open_at,
+            close_time: round.close_at,
+            close_staking_time: round.close_at,
+            score_time: round.score_at,
+            resolve_time: round.resolve_at,
+            resolved_general: round.phase == RoundPhase::Resolved,
+            resolved_staking: settled,
+            payout_factor,
+            stake_threshold,
+            data_datestamp: u32::try_from(date.year()).unwrap_or(0) * 10_000
+                + u32::from(date.month().unsigned_abs()) * 100
+                + u32::from(date.day().unsigned_abs()),
+            status,
+        }))
+    }
+}

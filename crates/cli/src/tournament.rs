@@ -123,6 +123,9 @@ enum RoundCommand {
     Show {
         /// The round's number.
         number: u32,
+        /// Print the round as numerapi's `rounds` query returns it (JSON) instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Write a resolved round's replay bundle: live data, each day's targets, every scored
     /// submission, stakes, payout config, meta model, all scores and payouts, with hashes.
@@ -209,7 +212,14 @@ pub fn round(args: &RoundArgs) -> ExitCode {
         let service = args.place.existing()?;
         match &args.command {
             RoundCommand::List => list(&service),
-            RoundCommand::Show { number } => show(&service, *number),
+            RoundCommand::Show { number, json: true } => {
+                let view = service
+                    .round_view(*number, Timestamp::now())?
+                    .with_context(|| format!("there is no round {number}"))?;
+                println!("{}", serde_json::to_string_pretty(&view)?);
+                Ok(())
+            }
+            RoundCommand::Show { number, .. } => show(&service, *number),
             RoundCommand::Export { number, out } => export(&service, *number, out),
             RoundCommand::MetaModel { out } => {
                 let rows = service.publish_meta_model(out)?;
@@ -371,7 +381,9 @@ fn print_season(
     for standing in season.standings.iter().take(limit) {
         println!(
             "{:>5}  {:<28} {:>12.5} {:>10}  {:?}",
-            standing.rank.map_or_else(|| "-".to_string(), |rank| rank.to_string()),
+            standing
+                .rank
+                .map_or_else(|| "-".to_string(), |rank| rank.to_string()),
             names.get(&standing.account).map_or("?", String::as_str),
             standing.score,
             standing.qualified_rounds,

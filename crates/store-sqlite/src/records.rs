@@ -524,7 +524,7 @@ impl Records for SqliteStore {
         self.connection
             .execute(
                 "INSERT INTO jobs (name, started_at, deadline, attempts) VALUES (?1, ?2, ?3, 1) \
-                 ON CONFLICT (name) DO UPDATE SET started_at = ?2, deadline = ?3, attempts = attempts + 1, finished_at = NULL",
+                 ON CONFLICT (name) DO UPDATE SET started_at = ?2, deadline = ?3, attempts = attempts + 1, finished_at = NULL, error = NULL",
                 params![name, now.to_string(), deadline.to_string()],
             )
             .map_err(failure("starting a job"))?;

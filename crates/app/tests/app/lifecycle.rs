@@ -362,6 +362,21 @@ fn a_round_resolves_settles_and_leaves_every_submission_final() {
             .filter(|s| s.day > 0)
             .all(|s| s.values["corr"].is_some())
     );
+    // The round as numerapi reads it.
+    let view = service
+        .round_view(FIRST, after(round.resolve_time(), 2))
+        .unwrap()
+        .unwrap();
+    assert!(view.resolved_general && view.resolved_staking);
+    assert_eq!(view.status, "RESOLVED");
+    assert_eq!(
+        view.payout_factor.as_deref(),
+        Some("1"),
+        "300 NMR at risk is under the threshold"
+    );
+    assert_eq!(view.data_datestamp, 20260105);
+    let json = serde_json::to_value(&view).unwrap();
+    assert!(json.get("closeStakingTime").is_some() && json.get("resolvedStaking").is_some());
     // Leaderboards rank the three scored models, the one without scores last.
     let board = service
         .model_leaderboard("corr", after(round.resolve_time(), 1))
