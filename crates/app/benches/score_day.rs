@@ -515,6 +515,7 @@ fn set_up_round(
                             round: number,
                             filename: "predictions.parquet".into(),
                             blob: None,
+                            ranks: None,
                             received_at: received,
                             deadline: received + SignedDuration::from_mins(10),
                             state: SubmissionState::Received,
@@ -523,7 +524,7 @@ fn set_up_round(
                         })
                         .expect("a submission records");
                     store
-                        .select_submission(id, &benchmark)
+                        .select_submission(id, &benchmark, None)
                         .expect("a submission selects");
                     id
                 })

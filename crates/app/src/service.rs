@@ -21,12 +21,14 @@ use jiff::{SignedDuration, Timestamp};
 use numerus_frames::{ReadOptions, read_table};
 use numerus_ledger::staking::{Model, OpenGate, SubmissionStatus, User};
 use numerus_ledger::{Ledger, ModelId, Rate, RoundKey, Store, TournamentId, UserId};
+use numerus_scoring::rank::{RankScratch, rank_codes};
 use numerus_tournament::calendar::{Calendar, Schedule};
 use numerus_tournament::keys::{NewKey, Scope, parse_header};
 use numerus_tournament::records::{
     DailyScore, Records, RoundPhase, RoundRecord, SubmissionRecord, SubmissionState,
 };
-use numerus_tournament::submission::validate;
+use numerus_tournament::submission::{Accepted, validate};
+use rayon::prelude::*;
 
 use crate::blobs::BlobDir;
 use crate::definition::Definition;
@@ -288,6 +290,7 @@ impl<S: Store + Records> Service<S> {
             round: round.number,
             filename: filename.to_owned(),
             blob: None,
+            ranks: None,
             received_at: now,
             deadline: now + seconds(self.definition.upload_deadline_seconds),
             state: SubmissionState::Received,
@@ -296,11 +299,12 @@ impl<S: Store + Records> Service<S> {
         };
         record.id = self.ledger.store_mut().insert_submission(&record)?;
         match self.check_upload(&round, bytes, extension, record.id) {
-            Ok(()) => {
+            Ok(codes) => {
                 let blob = self.blobs.put(bytes, extension)?;
+                let ranks = self.blobs.put(&codes_to_bytes(&codes), "ranks")?;
                 self.ledger
                     .store_mut()
-                    .select_submission(record.id, &blob)?;
+                    .select_submission(record.id, &blob, Some(&ranks))?;
             }
             Err(rejection) => {
                 let reason = match &rejection {
@@ -370,7 +374,7 @@ impl<S: Store + Records> Service<S> {
         bytes: &[u8],
         extension: &str,
         id: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<u32>, Error> {
         let live_ids = self.live_ids(round)?;
         let path = self.scratch.join(format!("upload-{id}.{extension}"));
         fs::write(&path, bytes).map_err(Error::io("write", &path))?;
@@ -391,8 +395,9 @@ impl<S: Store + Records> Service<S> {
             ),
             submission: id,
         })?;
-        validate(&rule, &live_ids, &table).map_err(|rejection| Error::invalid(&rejection, id))?;
-        Ok(())
+        let accepted = validate(&rule, &live_ids, &table)
+            .map_err(|rejection| Error::invalid(&rejection, id))?;
+        Ok(live_rank_codes(&live_ids, &accepted))
     }
 
     /// The live ids of a round (cached).
@@ -585,35 +590,41 @@ impl<S: Store + Records> Service<S> {
             .map(|stake| (stake.model.0, stake.at_risk.base_units().to_string()))
             .collect();
         let ids = self.live_ids(round)?;
-        let position: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(row, id)| (id.as_str(), row))
-            .collect();
-        let rule = self.definition.submission_rule();
-        let mut entries = Vec::new();
-        let mut columns = Vec::new();
-        for submission in self
+        let selected: Vec<SubmissionRecord> = self
             .store()
             .round_submissions(self.tournament(), round.number)?
             .into_iter()
             .filter(|submission| submission.state == SubmissionState::Selected)
-        {
-            let table = tables::read_blob_table(
-                &self.blobs,
-                submission.blob.as_deref().unwrap_or(""),
-                Some(&rule.id_columns),
-            )?;
-            let accepted = validate(&rule, &ids, &table).map_err(|rejection| {
-                Error::Corrupt(format!(
-                    "stored submission {} no longer validates ({rejection}); the blob store is damaged",
-                    submission.id
-                ))
-            })?;
-            let mut column = vec![0.5; ids.len()];
-            for (id, value) in accepted.ids.iter().zip(&accepted.predictions) {
-                column[position[id.as_str()]] = *value;
-            }
+            .collect();
+        // Each upload's ranks were made when it was validated; an upload stored without
+        // them is read and ranked again. In parallel: a round can have thousands.
+        let rule = self.definition.submission_rule();
+        let blobs = &self.blobs;
+        let columns: Vec<Vec<u32>> = selected
+            .par_iter()
+            .map(|submission| -> Result<Vec<u32>, Error> {
+                if let Some(ranks) = &submission.ranks {
+                    let codes = bytes_to_codes(&blobs.read(ranks)?);
+                    if codes.len() == ids.len() {
+                        return Ok(codes);
+                    }
+                }
+                let table = tables::read_blob_table(
+                    blobs,
+                    submission.blob.as_deref().unwrap_or(""),
+                    Some(&rule.id_columns),
+                )?;
+                let accepted = validate(&rule, &ids, &table).map_err(|rejection| {
+                    Error::Corrupt(format!(
+                        "stored submission {} no longer validates ({rejection}); the blob store is damaged",
+                        submission.id
+                    ))
+                })?;
+                Ok(live_rank_codes(&ids, &accepted))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut entries = Vec::new();
+        for submission in &selected {
             let at_risk = if submission.late {
                 "0".to_string()
             } else {
@@ -628,9 +639,12 @@ impl<S: Store + Records> Service<S> {
                 late: submission.late,
                 at_risk,
             });
-            columns.push(column);
         }
-        let pack = Pack::new(ids.to_vec(), entries, &columns);
+        let pack = Pack {
+            ids: ids.to_vec(),
+            entries,
+            codes: columns.concat(),
+        };
         round.blobs.insert(
             "predictions".into(),
             self.blobs.put(&pack.to_bytes(), "bin")?,
@@ -897,4 +911,33 @@ fn check_name(name: &str, what: &str) -> Result<(), Error> {
             "{name:?} is not a usable {what} name: use 1 to 64 letters, digits, `_` or `-`"
         )))
     }
+}
+
+/// An accepted upload's tie-kept rank codes over the live ids, in the live file's order; a
+/// live id it does not predict (Signals and Crypto need not cover them all) counts as 0.5,
+/// as numerai-tools' `clean_submission` fills it.
+fn live_rank_codes(live_ids: &[String], accepted: &Accepted) -> Vec<u32> {
+    let position: HashMap<&str, usize> = live_ids
+        .iter()
+        .enumerate()
+        .map(|(row, id)| (id.as_str(), row))
+        .collect();
+    let mut column = vec![0.5; live_ids.len()];
+    for (id, value) in accepted.ids.iter().zip(&accepted.predictions) {
+        column[position[id.as_str()]] = *value;
+    }
+    let mut codes = vec![0u32; column.len()];
+    rank_codes(&column, &mut RankScratch::new(), &mut codes);
+    codes
+}
+
+fn codes_to_bytes(codes: &[u32]) -> Vec<u8> {
+    codes.iter().flat_map(|code| code.to_le_bytes()).collect()
+}
+
+fn bytes_to_codes(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
+        .collect()
 }

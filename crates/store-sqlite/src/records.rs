@@ -71,8 +71,7 @@ fn round_record(row: RoundRow) -> Result<RoundRecord, StoreFailure> {
     })
 }
 
-const SUBMISSION_COLUMNS: &str =
-    "id, model_id, tournament, round, filename, blob, received_at, deadline, state, late, reason";
+const SUBMISSION_COLUMNS: &str = "id, model_id, tournament, round, filename, blob, ranks, received_at, deadline, state, late, reason";
 
 type SubmissionRow = (
     u64,
@@ -80,6 +79,7 @@ type SubmissionRow = (
     u32,
     u32,
     String,
+    Option<String>,
     Option<String>,
     String,
     String,
@@ -89,8 +89,20 @@ type SubmissionRow = (
 );
 
 fn submission_record(row: SubmissionRow) -> Result<SubmissionRecord, StoreFailure> {
-    let (id, model, tournament, round, filename, blob, received, deadline, state, late, reason) =
-        row;
+    let (
+        id,
+        model,
+        tournament,
+        round,
+        filename,
+        blob,
+        ranks,
+        received,
+        deadline,
+        state,
+        late,
+        reason,
+    ) = row;
     Ok(SubmissionRecord {
         id,
         model,
@@ -98,6 +110,7 @@ fn submission_record(row: SubmissionRow) -> Result<SubmissionRecord, StoreFailur
         round,
         filename,
         blob,
+        ranks,
         received_at: time(&received)?,
         deadline: time(&deadline)?,
         state: SubmissionState::parse(&state)
@@ -366,7 +379,12 @@ impl Records for SqliteStore {
         )
     }
 
-    fn select_submission(&mut self, id: u64, blob: &str) -> Result<(), StoreFailure> {
+    fn select_submission(
+        &mut self,
+        id: u64,
+        blob: &str,
+        ranks: Option<&str>,
+    ) -> Result<(), StoreFailure> {
         self.transact("selecting a submission", |tx, count| {
             count()?;
             tx.execute(
@@ -378,8 +396,8 @@ impl Records for SqliteStore {
             count()?;
             let changed = tx
                 .execute(
-                    "UPDATE submissions SET state = 'selected', blob = ?2 WHERE id = ?1 AND state = 'received'",
-                    params![id, blob],
+                    "UPDATE submissions SET state = 'selected', blob = ?2, ranks = ?3 WHERE id = ?1 AND state = 'received'",
+                    params![id, blob, ranks],
                 )
                 .map_err(failure("selecting a submission"))?;
             if changed != 1 {

@@ -141,6 +141,7 @@ CREATE TABLE submissions (
     round INTEGER NOT NULL,
     filename TEXT NOT NULL,
     blob TEXT,
+    ranks TEXT,
     received_at TEXT NOT NULL,
     deadline TEXT NOT NULL,
     state TEXT NOT NULL,

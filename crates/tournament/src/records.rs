@@ -151,6 +151,9 @@ pub struct SubmissionRecord {
     pub filename: String,
     /// The stored bytes (a blob id: SHA-256 and extension), once valid.
     pub blob: Option<String>,
+    /// Its tie-kept rank codes over the round's live ids (`u32` LE, the live file's order),
+    /// made while validating, so freezing a round reads no upload again.
+    pub ranks: Option<String>,
     /// When it arrived.
     pub received_at: Timestamp,
     /// A `Received` upload not validated by then is rejected by the reaper.
@@ -245,9 +248,15 @@ pub trait Records {
     /// A submission.
     fn submission(&self, id: u64) -> Result<Option<SubmissionRecord>, StoreFailure>;
 
-    /// Marks a `Received` upload valid and selected, with its blob: the model's selected
-    /// submission in that round (if any) becomes `Superseded`, in the same transaction.
-    fn select_submission(&mut self, id: u64, blob: &str) -> Result<(), StoreFailure>;
+    /// Marks a `Received` upload valid and selected, with its blob and its ranks' blob: the
+    /// model's selected submission in that round (if any) becomes `Superseded`, in the same
+    /// transaction.
+    fn select_submission(
+        &mut self,
+        id: u64,
+        blob: &str,
+        ranks: Option<&str>,
+    ) -> Result<(), StoreFailure>;
 
     /// Marks a `Received` upload rejected for `reason`.
     fn reject_submission(&mut self, id: u64, reason: &str) -> Result<(), StoreFailure>;

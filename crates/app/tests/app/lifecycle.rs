@@ -249,6 +249,7 @@ fn the_reaper_rejects_an_upload_left_unvalidated() {
         round: FIRST,
         filename: "stuck.csv".into(),
         blob: None,
+        ranks: None,
         received_at: after(open, 2),
         deadline: after(open, 12),
         state: SubmissionState::Received,
