@@ -986,12 +986,7 @@ fn breakdown_round(
     );
     let benchmark = aligned(blobs, &round.blobs["benchmark"], "prediction", &pack.ids);
     let live = read_blob(blobs, &round.blobs["live"]);
-    let columns: Vec<&[f64]> = live
-        .columns
-        .iter()
-        .filter(|column| column.name.starts_with("feature_"))
-        .filter_map(|column| column.values.as_numbers())
-        .collect();
+    let columns: Vec<&[f64]> = live.numbers_with_prefix("feature_");
     let features = Mat::from_fn(pack.rows(), columns.len(), |row, column| {
         columns[column][row]
     });

@@ -11,7 +11,7 @@ pub mod market;
 pub mod pack;
 pub mod service;
 pub mod standings;
-mod tables;
+pub mod tables;
 
 pub use definition::Definition;
 pub use error::Error;

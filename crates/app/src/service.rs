@@ -800,12 +800,7 @@ impl<S: Store + Records> Service<S> {
             &pack.ids,
         )?;
         let live = tables::read_blob_table(&self.blobs, blob(round, "live")?, None)?;
-        let features: Vec<&[f64]> = live
-            .columns
-            .iter()
-            .filter(|column| column.name.starts_with("feature_"))
-            .filter_map(|column| column.values.as_numbers())
-            .collect();
+        let features = live.numbers_with_prefix("feature_");
         let features = Mat::from_fn(pack.rows(), features.len(), |row, column| {
             features[column][row]
         });

@@ -1,4 +1,5 @@
-//! Reading and writing the tables the service keeps as blobs.
+//! Reading and writing the tables the service keeps as blobs (also what a checker of the
+//! service's results reads them with).
 
 use std::path::Path;
 
@@ -12,11 +13,7 @@ use crate::blobs::BlobDir;
 const TEXT_COLUMNS: [&str; 4] = ["id", "era", "data_type", "date"];
 
 /// The table in blob `id`, with `text` (or the usual id columns) read as text.
-pub(crate) fn read_blob_table(
-    blobs: &BlobDir,
-    id: &str,
-    text: Option<&[String]>,
-) -> Result<Table, Error> {
+pub fn read_blob_table(blobs: &BlobDir, id: &str, text: Option<&[String]>) -> Result<Table, Error> {
     let names: Vec<&str> = match text {
         Some(names) => names.iter().map(String::as_str).collect(),
         None => TEXT_COLUMNS.to_vec(),
@@ -31,7 +28,7 @@ pub(crate) fn read_blob_table(
 }
 
 /// The text column `name`.
-pub(crate) fn text<'t>(table: &'t Table, name: &str) -> Result<&'t [String], Error> {
+pub fn text<'t>(table: &'t Table, name: &str) -> Result<&'t [String], Error> {
     table
         .column(name)
         .and_then(|column| column.values.as_text())
@@ -39,7 +36,7 @@ pub(crate) fn text<'t>(table: &'t Table, name: &str) -> Result<&'t [String], Err
 }
 
 /// The number column `name`.
-pub(crate) fn numbers<'t>(table: &'t Table, name: &str) -> Result<&'t [f64], Error> {
+pub fn numbers<'t>(table: &'t Table, name: &str) -> Result<&'t [f64], Error> {
     table
         .column(name)
         .and_then(|column| column.values.as_numbers())
@@ -47,7 +44,7 @@ pub(crate) fn numbers<'t>(table: &'t Table, name: &str) -> Result<&'t [f64], Err
 }
 
 /// The meta model as a table: `id`, `numerai_meta_model`.
-pub(crate) fn meta_model_table(ids: &[String], values: &[f64]) -> Table {
+pub fn meta_model_table(ids: &[String], values: &[f64]) -> Table {
     Table {
         columns: vec![
             Column::text("id", ids.to_vec()),
@@ -57,14 +54,14 @@ pub(crate) fn meta_model_table(ids: &[String], values: &[f64]) -> Table {
 }
 
 /// Stores `table` as a Parquet blob.
-pub(crate) fn put_table(blobs: &BlobDir, scratch: &Path, table: &Table) -> Result<String, Error> {
+pub fn put_table(blobs: &BlobDir, scratch: &Path, table: &Table) -> Result<String, Error> {
     let path = scratch.join(format!("table-{}.parquet", std::process::id()));
     write_table(&path, table)?;
     blobs.put_file(&path)
 }
 
 /// Column `name` of blob `id`, aligned with `ids` by its `id` column (NaN where absent).
-pub(crate) fn aligned_column(
+pub fn aligned_column(
     blobs: &BlobDir,
     id: &str,
     name: &str,
@@ -85,7 +82,7 @@ pub(crate) fn aligned_column(
 
 /// The target `name` of the live era of `data_date` on scoring day `day`, from a targets
 /// file (`numerus data targets`), aligned with `ids` (NaN where unknown).
-pub(crate) fn day_target(
+pub fn day_target(
     blobs: &BlobDir,
     id: &str,
     name: &str,

@@ -88,6 +88,15 @@ impl Table {
         self.columns.iter().find(|column| column.name == name)
     }
 
+    /// The number columns whose names start with `prefix` (`"feature_"`), in file order.
+    pub fn numbers_with_prefix(&self, prefix: &str) -> Vec<&[f64]> {
+        self.columns
+            .iter()
+            .filter(|column| column.name.starts_with(prefix))
+            .filter_map(|column| column.values.as_numbers())
+            .collect()
+    }
+
     /// Checks that the columns have unique names and equal lengths, as a file for `path` needs.
     pub(crate) fn check_shape(&self, path: &Path) -> Result<(), Error> {
         check_unique_names(path, self.columns.iter().map(|column| column.name.as_str()))?;

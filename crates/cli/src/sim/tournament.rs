@@ -23,6 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use numerus_app::market::{DatasetMarket, SyntheticSpec, synthetic};
 use numerus_app::pack::Pack;
 use numerus_app::standings::PAYOUT;
+use numerus_app::tables;
 use numerus_app::{Definition, Service};
 use numerus_frames::{ReadOptions, read_table};
 use numerus_ledger::staking::RoundStake;
@@ -257,12 +258,7 @@ fn enroll(
         .column("target")
         .and_then(|column| column.values.as_numbers())
         .context("train.parquet has no target")?;
-    let features: Vec<&[f64]> = train
-        .columns
-        .iter()
-        .filter(|column| column.name.starts_with("feature_"))
-        .filter_map(|column| column.values.as_numbers())
-        .collect();
+    let features: Vec<&[f64]> = train.numbers_with_prefix("feature_");
     let correlations: Vec<f64> = features
         .iter()
         .map(|feature| pearson(feature, target))
@@ -374,12 +370,7 @@ fn behave(
         .and_then(|column| column.values.as_text())
         .context("the live file has no ids")?
         .to_vec();
-    let features: Vec<&[f64]> = live
-        .columns
-        .iter()
-        .filter(|column| column.name.starts_with("feature_"))
-        .filter_map(|column| column.values.as_numbers())
-        .collect();
+    let features: Vec<&[f64]> = live.numbers_with_prefix("feature_");
     for (index, model) in models.iter().enumerate() {
         let roll = rng.random_range(0..100);
         let upload = if after_close { roll < 6 } else { roll < 85 };
@@ -587,40 +578,14 @@ fn check_scores(
         );
     }
     for day in 1..=round.scored_days {
-        let targets = blobs.path(&round.blobs[&format!("targets/{day:02}")]);
-        let table = read_table(
-            &targets,
-            &ReadOptions {
-                text_columns: &["id", "era", "date"],
-                select: None,
-            },
+        let target = tables::day_target(
+            blobs,
+            &round.blobs[&format!("targets/{day:02}")],
+            "target",
+            round.data_date,
+            day,
+            &pack.ids,
         )?;
-        let date = round.data_date.to_string();
-        let ids = table
-            .column("id")
-            .and_then(|c| c.values.as_text())
-            .context("ids")?;
-        let dates = table
-            .column("date")
-            .and_then(|c| c.values.as_text())
-            .context("dates")?;
-        let days = table
-            .column("day")
-            .and_then(|c| c.values.as_numbers())
-            .context("days")?;
-        let values = table
-            .column("target")
-            .and_then(|c| c.values.as_numbers())
-            .context("target")?;
-        let found: HashMap<&str, f64> = (0..ids.len())
-            .filter(|&r| dates[r] == date && days[r] == f64::from(day))
-            .map(|r| (ids[r].as_str(), values[r]))
-            .collect();
-        let target: Vec<f64> = pack
-            .ids
-            .iter()
-            .map(|id| found.get(id.as_str()).copied().unwrap_or(f64::NAN))
-            .collect();
         for stored in scores.iter().filter(|score| score.day == day) {
             let predictions = &uploads[&stored.submission];
             let mut expected = vec![("corr", metrics::numerai_corr(predictions, &target).ok())];
