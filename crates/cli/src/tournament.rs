@@ -118,7 +118,11 @@ pub struct RoundArgs {
 #[derive(Debug, Subcommand)]
 enum RoundCommand {
     /// Every recorded round, newest first: phase, times, scored days, submissions.
-    List,
+    List {
+        /// Show only the newest N rounds.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
     /// One round: its schedule, every submission with its state, and its final scores.
     Show {
         /// The round's number.
@@ -211,7 +215,7 @@ pub fn round(args: &RoundArgs) -> ExitCode {
     finish((|| {
         let service = args.place.existing()?;
         match &args.command {
-            RoundCommand::List => list(&service),
+            RoundCommand::List { limit } => list(&service, limit.unwrap_or(usize::MAX)),
             RoundCommand::Show { number, json: true } => {
                 let view = service
                     .round_view(*number, Timestamp::now())?
@@ -230,14 +234,18 @@ pub fn round(args: &RoundArgs) -> ExitCode {
     })())
 }
 
-fn list(service: &Service<SqliteStore>) -> anyhow::Result<()> {
+fn list(service: &Service<SqliteStore>, limit: usize) -> anyhow::Result<()> {
     let store = service.ledger().store();
     let tournament = service.definition().id;
     println!(
         "{:>6}  {:<9} {:<21} {:<21} {:<21} {:>6} {:>11}",
         "round", "phase", "open", "close", "resolve", "scored", "submissions"
     );
-    for round in store.round_records(tournament, false)? {
+    for round in store
+        .round_records(tournament, false)?
+        .into_iter()
+        .take(limit)
+    {
         let submissions = store.round_submissions(tournament, round.number)?.len();
         println!(
             "{:>6}  {:<9} {:<21} {:<21} {:<21} {:>6} {:>11}",
