@@ -122,3 +122,70 @@ impl Definition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Classic, written out as an operator would.
+    const CLASSIC: &str = r#"
+id = 8
+name = "classic"
+target = "target"
+upload_deadline_seconds = 600
+job_deadline_seconds = 3600
+
+[calendar]
+anchor = { number = 1175, date = "2026-01-06" }
+openings = [
+  { day = "tuesday", open = "12:00", window_minutes = 60 },
+  { day = "wednesday", open = "12:00", window_minutes = 60 },
+  { day = "thursday", open = "12:00", window_minutes = 60 },
+  { day = "friday", open = "12:00", window_minutes = 60 },
+  { day = "saturday", open = "12:00", window_minutes = 1560 },
+]
+market_days = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+lag_days = 2
+scoring_days = 20
+score_delay_days = 1
+score_time = "14:00"
+
+[payout]
+multipliers = { corr = "0.75", mmc = "2.25" }
+clip = "0.05"
+stake_threshold = "72000"
+"#;
+
+    #[test]
+    fn classic_reads_from_its_toml() {
+        assert_eq!(
+            Definition::from_toml(CLASSIC).unwrap(),
+            Definition::classic()
+        );
+    }
+
+    #[test]
+    fn a_payout_on_a_score_not_computed_daily_is_refused_by_name() {
+        let text = CLASSIC.replace("mmc = ", "tc = ");
+        let error = Definition::from_toml(&text).unwrap_err().to_string();
+        assert!(error.contains("`tc`"), "{error}");
+    }
+
+    #[test]
+    fn unusable_deadlines_and_clips_are_refused() {
+        let mut definition = Definition::classic();
+        definition.job_deadline_seconds = 0;
+        assert!(
+            definition
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("positive")
+        );
+        let mut definition = Definition::classic();
+        definition.payout.clip = Rate::ZERO;
+        assert!(definition.check().unwrap_err().to_string().contains("clip"));
+        let error = Definition::from_toml("id = 8").unwrap_err().to_string();
+        assert!(error.contains("does not parse"), "{error}");
+    }
+}

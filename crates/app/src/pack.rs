@@ -262,3 +262,61 @@ pub fn round_scores(pack: &Pack, meta_model: Option<&[f64]>) -> Vec<BTreeMap<Str
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(at_risk: [&str; 3]) -> Pack {
+        let ids: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        let entries = at_risk
+            .iter()
+            .enumerate()
+            .map(|(i, stake)| Entry {
+                model: i as u64 + 1,
+                submission: i as u64 + 10,
+                late: false,
+                at_risk: (*stake).to_string(),
+            })
+            .collect();
+        let columns = vec![
+            vec![0.1, 0.2, 0.2, 0.9, 0.5],
+            vec![0.5, 0.4, 0.3, 0.2, 0.1],
+            vec![0.3, 0.3, 0.3, 0.3, 0.3],
+        ];
+        Pack::new(ids, entries, &columns)
+    }
+
+    #[test]
+    fn codes_are_tie_kept_ranks_and_survive_the_blob_format() {
+        let pack = pack(["0", "0", "0"]);
+        // Ranks 1, 2.5, 2.5, 5, 4 as codes 2r − 1.
+        assert_eq!(pack.column(0), [1, 4, 4, 9, 7]);
+        assert_eq!(pack.column(2), [5, 5, 5, 5, 5]);
+        assert_eq!(Pack::from_bytes(&pack.to_bytes()).unwrap(), pack);
+        let mut damaged = pack.to_bytes();
+        damaged.pop();
+        assert!(Pack::from_bytes(&damaged).is_err());
+        assert!(Pack::from_bytes(b"NUMPACK2").is_err());
+    }
+
+    #[test]
+    fn the_meta_model_weighs_gaussianized_ranks_by_stake() {
+        assert_eq!(pack(["0", "0", "0"]).meta_model(), None);
+        let one = pack(["1000000000000000000", "0", "0"])
+            .meta_model()
+            .unwrap();
+        let scale = RankScale::new(5);
+        let expected: Vec<f64> = [1, 4, 4, 9, 7].iter().map(|&c| scale.gaussian(c)).collect();
+        assert_eq!(one, expected);
+        // 3 NMR on the first, 1 on the second: a 3:1 blend.
+        let blend = pack(["3000000000000000000", "1000000000000000000", "0"])
+            .meta_model()
+            .unwrap();
+        let second: Vec<f64> = [9, 7, 5, 3, 1].iter().map(|&c| scale.gaussian(c)).collect();
+        for row in 0..5 {
+            let want = (3.0 * expected[row] + second[row]) / 4.0;
+            assert!((blend[row] - want).abs() < 1e-15);
+        }
+    }
+}
