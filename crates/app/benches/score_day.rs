@@ -996,9 +996,10 @@ fn breakdown_round(
         started,
     );
 
+    let copy = pack.clone();
     let started = Instant::now();
     let values = daily_scores(
-        &pack,
+        copy,
         DayInputs {
             target: &target,
             meta_model: Some(&meta_model),

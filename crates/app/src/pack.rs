@@ -204,10 +204,14 @@ pub struct DayInputs<'a> {
     pub features: Option<MatRef<'a, f64>>,
 }
 
-/// Every daily score ([`crate::definition::DAILY_SCORES`]) of every submission of the pack.
-pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, Option<f64>>> {
+/// Every daily score ([`crate::definition::DAILY_SCORES`]) of every submission of the pack,
+/// in the order of its entries. The pack is consumed: its codes become the era's ranks
+/// without a copy.
+pub fn daily_scores(pack: Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, Option<f64>>> {
     let values = pack.values();
-    let matrix = MatRef::from_column_major_slice(&values, pack.rows(), pack.entries.len());
+    let (rows, count) = (pack.rows(), pack.entries.len());
+    let matrix = MatRef::from_column_major_slice(&values, rows, count);
+    let ranked = RankedColumns::from_codes(rows, pack.codes);
     let era = Era::new(EraInput {
         meta_model: inputs.meta_model,
         benchmark: inputs.benchmark,
@@ -215,14 +219,14 @@ pub fn daily_scores(pack: &Pack, inputs: DayInputs<'_>) -> Vec<BTreeMap<String, 
         era_target: EraTarget::of(inputs.target),
         ..EraInput::new(matrix.as_ref(), inputs.target)
     })
-    .with_ranks(pack.ranked());
-    let none = || vec![None; pack.entries.len()];
+    .with_ranks(ranked);
+    let none = || vec![None; count];
     let listed = |scores: Vec<Score>| scores.into_iter().map(value).collect::<Vec<_>>();
     let corr = listed(era.numerai_corr());
     let mmc = era.mmc().map(listed).unwrap_or_else(|_| none());
     let bmc = era.bmc().map(listed).unwrap_or_else(|_| none());
     let fnc = era.fnc().map(listed).unwrap_or_else(|_| none());
-    (0..pack.entries.len())
+    (0..count)
         .map(|s| {
             BTreeMap::from([
                 ("corr".to_string(), corr[s]),

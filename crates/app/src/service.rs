@@ -735,8 +735,9 @@ impl<S: Store + Records> Service<S> {
             &pack.ids,
         )?;
         let inputs = self.day_inputs(round, &pack)?;
+        let entries = pack.entries.clone();
         let values = daily_scores(
-            &pack,
+            pack,
             DayInputs {
                 target: &target,
                 meta_model: inputs.meta_model.as_deref(),
@@ -745,7 +746,7 @@ impl<S: Store + Records> Service<S> {
             },
         );
         scores.extend(
-            pack.entries
+            entries
                 .iter()
                 .zip(values)
                 .map(|(entry, values)| DailyScore {
