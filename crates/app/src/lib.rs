@@ -10,6 +10,7 @@ pub mod export;
 pub mod market;
 pub mod pack;
 pub mod service;
+pub mod stakes;
 pub mod standings;
 pub mod tables;
 

@@ -405,3 +405,70 @@ fn an_api_key_authenticates_with_its_own_secret_only() {
     let taken = service.create_account("alice", &[8u8; 64], schedule(FIRST).open);
     assert!(taken.unwrap_err().to_string().contains("taken"));
 }
+
+#[test]
+fn participants_change_only_their_own_stakes_and_retries_apply_once() {
+    use numerus_app::stakes::StakeChange;
+    use numerus_ledger::{AccountId, LedgerView, ModelId, Nmr, Outcome};
+
+    let dir = scratch("stakes");
+    let mut service = service(&dir, 2);
+    let now = schedule(FIRST).open;
+    let stake = |service: &numerus_app::Service<numerus_store_sqlite::SqliteStore>| {
+        service
+            .ledger()
+            .store()
+            .balance(AccountId::Stake(ModelId(1)))
+            .unwrap()
+            .unwrap()
+            .posted()
+    };
+    assert_eq!(stake(&service), Nmr::from_whole(100));
+    let ten = StakeChange::Increase(Nmr::from_whole(10));
+    assert_eq!(
+        service.change_stake(1, 1, ten, "a", now).unwrap(),
+        Outcome::Applied
+    );
+    assert_eq!(
+        service.change_stake(1, 1, ten, "a", now).unwrap(),
+        Outcome::AlreadyApplied
+    );
+    assert_eq!(stake(&service), Nmr::from_whole(110));
+    // Account 2 cannot touch model 1.
+    let error = service.change_stake(2, 1, ten, "b", now).unwrap_err();
+    assert!(
+        error.to_string().contains("not one of your models"),
+        "{error}"
+    );
+    let error = service
+        .change_stake(
+            1,
+            1,
+            StakeChange::Increase(Nmr::from_whole(5_000)),
+            "c",
+            now,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("deposit more"), "{error}");
+    let error = service
+        .change_stake(1, 1, StakeChange::Decrease(Nmr::from_whole(500)), "d", now)
+        .unwrap_err();
+    assert!(error.to_string().contains("or drain it"), "{error}");
+    // No round at risk: a decrease and a drain reach the wallet at once.
+    service
+        .change_stake(1, 1, StakeChange::Decrease(Nmr::from_whole(30)), "e", now)
+        .unwrap();
+    assert_eq!(stake(&service), Nmr::from_whole(80));
+    service
+        .change_stake(1, 1, StakeChange::Drain, "f", now)
+        .unwrap();
+    assert_eq!(stake(&service), Nmr::ZERO);
+    let wallet = service
+        .ledger()
+        .store()
+        .balance(AccountId::Wallet(numerus_ledger::UserId(1)))
+        .unwrap()
+        .unwrap()
+        .posted();
+    assert_eq!(wallet, Nmr::from_whole(1_000));
+}

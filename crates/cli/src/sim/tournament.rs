@@ -22,13 +22,14 @@ use anyhow::{Context, bail, ensure};
 use jiff::{SignedDuration, Timestamp};
 use numerus_app::market::{DatasetMarket, SyntheticSpec, synthetic};
 use numerus_app::pack::Pack;
+use numerus_app::stakes::StakeChange;
 use numerus_app::standings::PAYOUT;
 use numerus_app::tables;
 use numerus_app::{Definition, Service};
 use numerus_frames::{ReadOptions, read_table};
 use numerus_ledger::staking::RoundStake;
 use numerus_ledger::{
-    LedgerView, ModelId, Nmr, Release, RoundKey, Store, TournamentId, UserId, audit,
+    AccountId, LedgerView, ModelId, Nmr, RoundKey, Store, TournamentId, UserId, audit,
 };
 use numerus_store_sqlite::SqliteStore;
 use numerus_tournament::records::{Records, RoundPhase, SubmissionState};
@@ -433,42 +434,26 @@ fn stake_change(
     at: Timestamp,
     rng: &mut ChaCha8Rng,
 ) -> anyhow::Result<()> {
-    let ledger = service.ledger_mut();
-    let stake = ledger
-        .store()
-        .balance(numerus_ledger::AccountId::Stake(ModelId(model.id)))?
-        .map(|balance| balance.posted())
-        .unwrap_or_default();
-    let request = format!("sim/{}/{}", model.id, at.as_second());
-    if stake.is_zero() || rng.random_range(0..2) == 0 {
-        let owner = ledger
-            .store()
-            .model(ModelId(model.id))?
-            .context("model")?
-            .user;
-        let wallet = ledger
-            .store()
-            .balance(numerus_ledger::AccountId::Wallet(owner))?
+    let store = service.ledger().store();
+    let balance = |account| -> anyhow::Result<Nmr> {
+        Ok(store
+            .balance(account)?
             .map(|balance| balance.posted())
-            .unwrap_or_default();
-        let amount = wallet.base_units() / 5;
-        if amount > 0 {
-            ledger.increase_stake(
-                &request,
-                ModelId(model.id),
-                Nmr::from_base_units(amount),
-                at,
-            )?;
-        }
+            .unwrap_or_default())
+    };
+    let owner = store.model(ModelId(model.id))?.context("model")?.user;
+    let stake = balance(AccountId::Stake(ModelId(model.id)))?;
+    let wallet = balance(AccountId::Wallet(owner))?;
+    let change = if stake.is_zero() || rng.random_range(0..2) == 0 {
+        StakeChange::Increase(Nmr::from_base_units(wallet.base_units() / 5))
     } else {
-        ledger.release_stake(
-            &request,
-            ModelId(model.id),
-            Release::Amount(Nmr::from_base_units(stake.base_units() / 3)),
-            at,
-        )?;
+        StakeChange::Decrease(Nmr::from_base_units(stake.base_units() / 3))
+    };
+    let request = format!("sim/{}/{}", model.id, at.as_second());
+    match service.change_stake(owner.0, model.id, change, &request, at) {
+        Ok(_) | Err(numerus_app::Error::Refused(_)) => Ok(()),
+        Err(error) => Err(error.into()),
     }
-    Ok(())
 }
 
 /// Replaces values by their rank percentiles `(rank + 0.5) / n` (ties broken by position).
