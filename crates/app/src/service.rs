@@ -19,7 +19,7 @@ use std::sync::Arc;
 use faer::Mat;
 use jiff::{SignedDuration, Timestamp};
 use numerus_frames::{ReadOptions, read_table};
-use numerus_ledger::staking::{Model, OpenGate, SubmissionStatus, User};
+use numerus_ledger::staking::{Model, OpenGate, RoundState, SubmissionStatus, User};
 use numerus_ledger::{Ledger, ModelId, Rate, RoundKey, Store, TournamentId, UserId};
 use numerus_scoring::rank::{RankScratch, rank_codes};
 use numerus_tournament::calendar::{Calendar, Schedule};
@@ -449,7 +449,7 @@ impl<S: Store + Records> Service<S> {
                     .available_through()
                     .is_some_and(|last| last >= schedule.data_date)
                 {
-                    self.open(market, &schedule, now)?;
+                    self.open(market, &schedule)?;
                     report.opened.push(schedule.number);
                 } else {
                     report.waiting.push(format!(
@@ -501,12 +501,7 @@ impl<S: Store + Records> Service<S> {
         Ok(report)
     }
 
-    fn open(
-        &mut self,
-        market: &dyn Market,
-        schedule: &Schedule,
-        now: Timestamp,
-    ) -> Result<(), Error> {
+    fn open(&mut self, market: &dyn Market, schedule: &Schedule) -> Result<(), Error> {
         let dir = self.scratch.join(format!("live-{}", schedule.number));
         fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         market.live(schedule.data_date, &dir)?;
@@ -529,7 +524,6 @@ impl<S: Store + Records> Service<S> {
         };
         self.ledger.store_mut().put_round(&round)?;
         self.open_in_ledger(&round)?;
-        let _ = now;
         Ok(())
     }
 
@@ -567,7 +561,7 @@ impl<S: Store + Records> Service<S> {
         if self
             .store()
             .round(self.key(round.number))?
-            .is_some_and(|r| r.state.name() == "open")
+            .is_some_and(|r| matches!(r.state, RoundState::Open))
         {
             self.ledger.close_round(
                 self.key(round.number),
@@ -712,7 +706,7 @@ impl<S: Store + Records> Service<S> {
             if self
                 .store()
                 .round(key)?
-                .is_some_and(|r| r.state.name() == "closed")
+                .is_some_and(|r| matches!(r.state, RoundState::Closed { .. }))
             {
                 self.ledger.score_round(key, now.max(round.score_at))?;
             }
@@ -824,7 +818,7 @@ impl<S: Store + Records> Service<S> {
         if self
             .store()
             .round(key)?
-            .is_some_and(|r| r.state.name() == "scored")
+            .is_some_and(|r| matches!(r.state, RoundState::Scored { .. }))
         {
             let scores = self.payout_scores(round)?;
             self.ledger
