@@ -117,9 +117,7 @@ impl Pack {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&header);
-        for code in &self.codes {
-            bytes.extend_from_slice(&code.to_le_bytes());
-        }
+        write_codes(&self.codes, &mut bytes);
         bytes
     }
 
@@ -140,10 +138,7 @@ impl Pack {
         if body.len() != 4 * header.ids.len() * header.entries.len() {
             return Err(bad());
         }
-        let codes = body
-            .par_chunks_exact(4)
-            .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
-            .collect();
+        let codes = read_codes(body);
         Ok(Self {
             ids: header.ids,
             entries: header.entries,
@@ -177,6 +172,21 @@ impl Pack {
         }
         Some(blended)
     }
+}
+
+/// Appends rank codes as `u32` LE (the pack's body, an upload's `ranks` blob).
+pub(crate) fn write_codes(codes: &[u32], bytes: &mut Vec<u8>) {
+    for code in codes {
+        bytes.extend_from_slice(&code.to_le_bytes());
+    }
+}
+
+/// Rank codes from `u32` LE bytes (a trailing partial code is ignored), decoded in parallel.
+pub(crate) fn read_codes(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .par_chunks_exact(4)
+        .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
+        .collect()
 }
 
 /// An at-risk amount (base units, decimal text) as a weight in NMR. Weights average scores;

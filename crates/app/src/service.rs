@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use crate::blobs::BlobDir;
 use crate::definition::Definition;
 use crate::market::Market;
-use crate::pack::{DayInputs, Entry, Pack, daily_scores, round_scores};
+use crate::pack::{DayInputs, Entry, Pack, daily_scores, read_codes, round_scores, write_codes};
 use crate::{Error, tables};
 
 /// What one `tick` did.
@@ -301,7 +301,9 @@ impl<S: Store + Records> Service<S> {
         match self.check_upload(&round, bytes, extension, record.id) {
             Ok(codes) => {
                 let blob = self.blobs.put(bytes, extension)?;
-                let ranks = self.blobs.put(&codes_to_bytes(&codes), "ranks")?;
+                let mut bytes = Vec::with_capacity(4 * codes.len());
+                write_codes(&codes, &mut bytes);
+                let ranks = self.blobs.put(&bytes, "ranks")?;
                 self.ledger
                     .store_mut()
                     .select_submission(record.id, &blob, Some(&ranks))?;
@@ -338,33 +340,33 @@ impl<S: Store + Records> Service<S> {
                         schedule.number
                     ))
                 } else {
-                    let next = self
-                        .calendar
-                        .round(schedule.number + 1)
-                        .map(|next| next.open.to_string())
-                        .unwrap_or_default();
                     Error::Refused(format!(
-                        "round {} was not opened (the scheduler did not run in its window); round {} opens at {next}",
+                        "round {} was not opened (the scheduler did not run in its window); {}",
                         schedule.number,
-                        schedule.number + 1
+                        self.next_opening(schedule.number)
                     ))
                 }
             })?;
         if now >= round.score_at
             || matches!(round.phase, RoundPhase::Scoring | RoundPhase::Resolved)
         {
-            let next = self
-                .calendar
-                .round(schedule.number + 1)
-                .map(|next| next.open.to_string())
-                .unwrap_or_default();
             return Err(Error::Refused(format!(
-                "round {} is being scored and takes no more uploads; round {} opens at {next}",
+                "round {} is being scored and takes no more uploads; {}",
                 round.number,
-                round.number + 1
+                self.next_opening(round.number)
             )));
         }
         Ok(round)
+    }
+
+    /// "round N+1 opens at T", for refusals that send the participant to the next round.
+    fn next_opening(&self, number: u32) -> String {
+        let open = self
+            .calendar
+            .round(number + 1)
+            .map(|next| next.open.to_string())
+            .unwrap_or_default();
+        format!("round {} opens at {open}", number + 1)
     }
 
     /// Validates an upload against the round's live ids.
@@ -598,7 +600,7 @@ impl<S: Store + Records> Service<S> {
             .par_iter()
             .map(|submission| -> Result<Vec<u32>, Error> {
                 if let Some(ranks) = &submission.ranks {
-                    let codes = bytes_to_codes(&blobs.read(ranks)?);
+                    let codes = read_codes(&blobs.read(ranks)?);
                     if codes.len() == ids.len() {
                         return Ok(codes);
                     }
@@ -652,19 +654,27 @@ impl<S: Store + Records> Service<S> {
             );
         }
         let scores = round_scores(&pack, meta_model.as_deref());
-        let day_zero = pack
-            .entries
-            .iter()
-            .zip(scores)
-            .map(|(entry, values)| DailyScore {
-                round: round.number,
-                day: 0,
-                model: entry.model,
-                submission: entry.submission,
-                values,
-            })
-            .collect();
+        let day_zero = score_rows(round.number, 0, &pack.entries, scores).collect();
         Ok((pack, day_zero))
+    }
+
+    /// Runs job `name`: records its start and deadline, does `work` (which finishes the job
+    /// in its own last transaction), and records why it failed if it does.
+    fn run_job(
+        &mut self,
+        name: &str,
+        now: Timestamp,
+        work: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let deadline = now + seconds(self.definition.job_deadline_seconds);
+        self.ledger.store_mut().start_job(name, now, deadline)?;
+        let result = work(self);
+        if let Err(error) = &result {
+            self.ledger
+                .store_mut()
+                .fail_job(name, &error.to_string(), now)?;
+        }
+        result
     }
 
     fn score_day(
@@ -676,18 +686,9 @@ impl<S: Store + Records> Service<S> {
         now: Timestamp,
     ) -> Result<(), Error> {
         let job = format!("score/{}/{}/{day}", self.tournament(), round.number);
-        self.ledger.store_mut().start_job(
-            &job,
-            now,
-            now + seconds(self.definition.job_deadline_seconds),
-        )?;
-        let result = self.score_day_job(market, round, schedule, day, &job, now);
-        if let Err(error) = &result {
-            self.ledger
-                .store_mut()
-                .fail_job(&job, &error.to_string(), now)?;
-        }
-        result
+        self.run_job(&job, now, |this| {
+            this.score_day_job(market, round, schedule, day, &job, now)
+        })
     }
 
     fn score_day_job(
@@ -739,18 +740,7 @@ impl<S: Store + Records> Service<S> {
                 features: Some(inputs.features.as_ref()),
             },
         );
-        scores.extend(
-            entries
-                .iter()
-                .zip(values)
-                .map(|(entry, values)| DailyScore {
-                    round: round.number,
-                    day,
-                    model: entry.model,
-                    submission: entry.submission,
-                    values,
-                }),
-        );
+        scores.extend(score_rows(round.number, day, &entries, values));
         round.scored_days = day;
         round.phase = RoundPhase::Scoring;
         let state = (day == 1).then_some(SubmissionState::Scored);
@@ -809,11 +799,15 @@ impl<S: Store + Records> Service<S> {
     /// Settles the round on its final scores, then marks it and its submissions resolved.
     fn resolve(&mut self, round: &mut RoundRecord, now: Timestamp) -> Result<(), Error> {
         let job = format!("resolve/{}/{}", self.tournament(), round.number);
-        self.ledger.store_mut().start_job(
-            &job,
-            now,
-            now + seconds(self.definition.job_deadline_seconds),
-        )?;
+        self.run_job(&job, now, |this| this.resolve_job(round, &job, now))
+    }
+
+    fn resolve_job(
+        &mut self,
+        round: &mut RoundRecord,
+        job: &str,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         let key = self.key(round.number);
         if self
             .store()
@@ -829,7 +823,7 @@ impl<S: Store + Records> Service<S> {
             round,
             &[],
             Some(SubmissionState::Resolved),
-            &job,
+            job,
             now,
         )?;
         Ok(())
@@ -877,6 +871,25 @@ struct RoundInputs {
     features: Mat<f64>,
 }
 
+/// One stored row per pack entry: its scores of `day`.
+fn score_rows<'e>(
+    round: u32,
+    day: u32,
+    entries: &'e [Entry],
+    values: Vec<BTreeMap<String, Option<f64>>>,
+) -> impl Iterator<Item = DailyScore> + 'e {
+    entries
+        .iter()
+        .zip(values)
+        .map(move |(entry, values)| DailyScore {
+            round,
+            day,
+            model: entry.model,
+            submission: entry.submission,
+            values,
+        })
+}
+
 /// The blob of `role` in a round.
 fn blob<'r>(round: &'r RoundRecord, role: &str) -> Result<&'r str, Error> {
     round.blobs.get(role).map(String::as_str).ok_or_else(|| {
@@ -919,15 +932,4 @@ fn live_rank_codes(live_ids: &[String], accepted: &Accepted) -> Vec<u32> {
     let mut codes = vec![0u32; column.len()];
     rank_codes(&column, &mut RankScratch::new(), &mut codes);
     codes
-}
-
-fn codes_to_bytes(codes: &[u32]) -> Vec<u8> {
-    codes.iter().flat_map(|code| code.to_le_bytes()).collect()
-}
-
-fn bytes_to_codes(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks_exact(4)
-        .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("4 bytes")))
-        .collect()
 }
