@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use numerus_dataset::classic::VersionRecipe;
 use numerus_dataset::ids::IdKey;
 use numerus_dataset::live::{build_live, build_targets};
-use numerus_dataset::output::Files;
+use numerus_dataset::output::Directory;
 use numerus_dataset::panel::{PanelKind, scan_dates};
 
 use crate::Error;
@@ -70,20 +70,6 @@ fn market(error: numerus_dataset::Error) -> Error {
     Error::Market(error.to_string())
 }
 
-struct Directory<'a>(&'a Path);
-
-impl Files for Directory<'_> {
-    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, numerus_dataset::Error> {
-        let path = self.0.join(name);
-        let file = File::create(&path).map_err(|source| numerus_dataset::Error::Io {
-            path,
-            action: "create",
-            source,
-        })?;
-        Ok(Box::new(BufWriter::new(file)))
-    }
-}
-
 impl Market for DatasetMarket {
     fn available_through(&self) -> Option<Date> {
         self.last
@@ -96,7 +82,7 @@ impl Market for DatasetMarket {
             &self.key,
             date,
             self.min_stocks,
-            &mut Directory(dir),
+            &mut Directory(dir.to_owned()),
         )
         .map_err(market)?;
         Ok(())
@@ -109,7 +95,7 @@ impl Market for DatasetMarket {
             &self.key,
             date,
             self.min_stocks,
-            &mut Directory(dir),
+            &mut Directory(dir.to_owned()),
         )
         .map_err(market)?;
         Ok(())
@@ -208,7 +194,7 @@ pub fn synthetic(dir: &Path, spec: &SyntheticSpec) -> Result<(DatasetMarket, Pat
             key: key.clone(),
             min_stocks: 50,
         },
-        &mut Directory(&version),
+        &mut Directory(version.clone()),
         &|_, _| {},
     )
     .map_err(market)?;

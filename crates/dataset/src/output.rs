@@ -1,6 +1,8 @@
 //! Where a build writes its files, and the manifest that lists them.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,6 +14,22 @@ use crate::writer::{Kind, TableWriter, Values};
 pub trait Files {
     /// Creates (or replaces) the file `name` and returns a writer for it.
     fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error>;
+}
+
+/// The [`Files`] of a local directory (which must exist): each file buffered 1 MiB at a time.
+#[derive(Debug, Clone)]
+pub struct Directory(pub PathBuf);
+
+impl Files for Directory {
+    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, Error> {
+        let path = self.0.join(name);
+        let file = File::create(&path).map_err(|source| Error::Io {
+            path,
+            action: "create",
+            source,
+        })?;
+        Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+    }
 }
 
 /// One published file of a dataset version.

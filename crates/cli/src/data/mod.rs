@@ -18,8 +18,7 @@
 pub mod synth;
 mod tournaments;
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,7 +28,7 @@ use jiff::civil::Date;
 use numerus_dataset::classic::{ClassicSpec, VersionRecipe, build_classic};
 use numerus_dataset::ids::IdKey;
 use numerus_dataset::live::{build_live, build_targets};
-use numerus_dataset::output::{FileEntry, Files};
+use numerus_dataset::output::{Directory, FileEntry};
 use numerus_dataset::plan::Split;
 use rand::RngExt;
 
@@ -141,21 +140,6 @@ pub fn run(args: DataArgs) -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// A directory that build files are created in.
-struct Directory(PathBuf);
-
-impl Files for Directory {
-    fn create(&mut self, name: &str) -> Result<Box<dyn Write + Send>, numerus_dataset::Error> {
-        let path = self.0.join(name);
-        let file = File::create(&path).map_err(|source| numerus_dataset::Error::Io {
-            path,
-            action: "create",
-            source,
-        })?;
-        Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
     }
 }
 
