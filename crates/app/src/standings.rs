@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
-use numerus_ledger::{AccountId, ModelId, RoundKey, Store, TournamentId};
+use numerus_ledger::staking::Model;
+use numerus_ledger::{AccountId, RoundKey, Store, TournamentId};
 use numerus_tournament::leaderboard::{
     FinalScore, RankedRow, Row, Season, SeasonRule, account_reputation, rank, reputation, season,
 };
@@ -86,6 +87,21 @@ impl<S: Store + Records> Service<S> {
         Ok(finals)
     }
 
+    /// Every model of the tournament with its stake now (base units).
+    fn staked_models(&self) -> Result<Vec<(Model, u128)>, Error> {
+        let store = self.ledger().store();
+        store
+            .models(TournamentId(self.definition().id))?
+            .into_iter()
+            .map(|model| {
+                let stake = store
+                    .balance(AccountId::Stake(model.id))?
+                    .map_or(0, |balance| balance.posted().base_units());
+                Ok((model, stake))
+            })
+            .collect()
+    }
+
     /// The model leaderboard at `now`: models ranked by their 1-year reputation in `score`
     /// (missing last; ties by stake, then name).
     ///
@@ -98,20 +114,16 @@ impl<S: Store + Records> Service<S> {
             now,
             numerus_tournament::leaderboard::REPUTATION_WINDOW_DAYS,
         );
-        let store = self.ledger().store();
-        let mut rows = Vec::new();
-        for model in store.models(TournamentId(self.definition().id))? {
-            let stake = store
-                .balance(AccountId::Stake(model.id))?
-                .map(|balance| balance.posted().base_units())
-                .unwrap_or_default();
-            rows.push(Row {
+        let rows = self
+            .staked_models()?
+            .into_iter()
+            .map(|(model, stake)| Row {
                 id: model.id.0,
+                score: reputations.get(&model.id.0).and_then(|r| r.mean(score)),
                 name: model.name,
                 stake,
-                score: reputations.get(&model.id.0).and_then(|r| r.mean(score)),
-            });
-        }
+            })
+            .collect();
         Ok(rank(rows))
     }
 
@@ -131,16 +143,13 @@ impl<S: Store + Records> Service<S> {
             now,
             numerus_tournament::leaderboard::REPUTATION_WINDOW_DAYS,
         );
-        let store = self.ledger().store();
         let mut stakes: HashMap<u64, u128> = HashMap::new();
-        for model in store.models(TournamentId(self.definition().id))? {
-            let stake = store
-                .balance(AccountId::Stake(ModelId(model.id.0)))?
-                .map(|balance| balance.posted().base_units())
-                .unwrap_or_default();
+        for (model, stake) in self.staked_models()? {
             *stakes.entry(model.user.0).or_default() += stake;
         }
-        let rows = store
+        let rows = self
+            .ledger()
+            .store()
             .accounts()?
             .into_iter()
             .map(|(id, name)| Row {

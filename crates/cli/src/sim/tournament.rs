@@ -546,7 +546,7 @@ fn check_scores(
     let meta = round
         .blobs
         .get("meta_model")
-        .map(|id| column(blobs.path(id), "numerai_meta_model", &pack.ids))
+        .map(|id| tables::aligned_column(blobs, id, "numerai_meta_model", &pack.ids))
         .transpose()?;
     let scores = service.ledger().store().round_scores(8, round.number)?;
     let mut uploads: HashMap<u64, Vec<f64>> = HashMap::new();
@@ -556,10 +556,10 @@ fn check_scores(
             .store()
             .submission(entry.submission)?
             .context("submission")?;
-        let path = blobs.path(submission.blob.as_deref().context("blob")?);
+        let blob = submission.blob.as_deref().context("blob")?;
         uploads.insert(
             entry.submission,
-            column_named(&path, "prediction", &pack.ids)?,
+            tables::aligned_column(blobs, blob, "prediction", &pack.ids)?,
         );
     }
     for day in 1..=round.scored_days {
@@ -594,37 +594,6 @@ fn check_scores(
         }
     }
     Ok(problems)
-}
-
-fn column(path: PathBuf, name: &str, ids: &[String]) -> anyhow::Result<Vec<f64>> {
-    column_named(&path, name, ids)
-}
-
-/// Column `name` of a table file aligned with `ids` (the first row per id).
-fn column_named(path: &Path, name: &str, ids: &[String]) -> anyhow::Result<Vec<f64>> {
-    let table = read_table(
-        path,
-        &ReadOptions {
-            text_columns: &["id"],
-            select: None,
-        },
-    )?;
-    let found_ids = table
-        .column("id")
-        .and_then(|c| c.values.as_text())
-        .context("ids")?;
-    let values = table
-        .column(name)
-        .and_then(|c| c.values.as_numbers())
-        .context("values")?;
-    let mut by_id: HashMap<&str, f64> = HashMap::new();
-    for (id, value) in found_ids.iter().zip(values) {
-        by_id.entry(id.as_str()).or_insert(*value);
-    }
-    Ok(ids
-        .iter()
-        .map(|id| by_id.get(id.as_str()).copied().unwrap_or(f64::NAN))
-        .collect())
 }
 
 /// Each settlement against `at_risk · clip(pf · Σ m·s, ±c)`, recomputed in big integers from
