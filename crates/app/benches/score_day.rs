@@ -30,7 +30,7 @@
 //! (default all) through the public pieces (pack read, hash check and decode, targets,
 //! inputs, each metric, the SQLite save). The data directory is deleted at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,8 +41,8 @@ use jiff::{SignedDuration, Timestamp};
 use numerus_app::blobs::{BlobDir, sha256_hex};
 use numerus_app::market::Market;
 use numerus_app::pack::{DayInputs, Entry, Pack, daily_scores};
-use numerus_app::{Definition, Error, Service};
-use numerus_frames::{Column, ReadOptions, Table, read_table, write_table};
+use numerus_app::{Definition, Error, Service, tables};
+use numerus_frames::{Column, Table, write_table};
 use numerus_ledger::staking::{Effect, Model};
 use numerus_ledger::{Batch, BatchId, Digest, ModelId, Store, TournamentId, UserId};
 use numerus_scoring::{Era, EraInput, EraTarget, Score};
@@ -54,9 +54,6 @@ use numerus_tournament::records::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-
-/// Columns the service reads as text.
-const TEXT_COLUMNS: [&str; 4] = ["id", "era", "data_type", "date"];
 
 /// A Wednesday 14:30 UTC: the day's scores (14:00) are due and the day's round has closed
 /// (13:00), so the tick neither opens nor closes a round.
@@ -388,48 +385,7 @@ impl Market for BenchMarket {
 
 /// Stores `table` as a Parquet blob.
 fn put_table(blobs: &BlobDir, scratch: &Path, table: &Table) -> String {
-    let path = scratch.join("table.parquet");
-    write_table(&path, table).expect("a table writes");
-    blobs.put_file(&path).expect("a blob stores")
-}
-
-fn read_blob(blobs: &BlobDir, id: &str) -> Table {
-    read_table(
-        &blobs.path(id),
-        &ReadOptions {
-            text_columns: &TEXT_COLUMNS,
-            select: None,
-        },
-    )
-    .expect("a stored table reads")
-}
-
-fn numbers<'t>(table: &'t Table, name: &str) -> &'t [f64] {
-    table
-        .column(name)
-        .and_then(|column| column.values.as_numbers())
-        .unwrap_or_else(|| panic!("a number column {name}"))
-}
-
-fn texts<'t>(table: &'t Table, name: &str) -> &'t [String] {
-    table
-        .column(name)
-        .and_then(|column| column.values.as_text())
-        .unwrap_or_else(|| panic!("a text column {name}"))
-}
-
-/// Column `name` of blob `id`, aligned with `ids` (what the service's private
-/// `tables::aligned_column` does).
-fn aligned(blobs: &BlobDir, id: &str, name: &str, ids: &[String]) -> Vec<f64> {
-    let table = read_blob(blobs, id);
-    let found: HashMap<&str, f64> = texts(&table, "id")
-        .iter()
-        .map(String::as_str)
-        .zip(numbers(&table, name).iter().copied())
-        .collect();
-    ids.iter()
-        .map(|id| found.get(id.as_str()).copied().unwrap_or(f64::NAN))
-        .collect()
+    tables::put_table(blobs, scratch, table).expect("a table stores")
 }
 
 /// One round's setup: live file, benchmark, submissions, pack, meta model, round record.
@@ -953,24 +909,8 @@ fn breakdown_round(
     drop(bytes);
 
     let started = Instant::now();
-    let table = read_blob(blobs, targets);
-    let (dates, days, values) = (
-        texts(&table, "date"),
-        numbers(&table, "day"),
-        numbers(&table, "target"),
-    );
-    let date = era.data_date.to_string();
-    let found: HashMap<&str, f64> = texts(&table, "id")
-        .iter()
-        .enumerate()
-        .filter(|&(row, _)| dates[row] == date && days[row] == f64::from(era.day))
-        .map(|(row, id)| (id.as_str(), values[row]))
-        .collect();
-    let target: Vec<f64> = pack
-        .ids
-        .iter()
-        .map(|id| found.get(id.as_str()).copied().unwrap_or(f64::NAN))
-        .collect();
+    let target = tables::day_target(blobs, targets, "target", era.data_date, era.day, &pack.ids)
+        .expect("the day's target reads");
     add(
         steps,
         "targets: read the file, align the round's day",
@@ -978,14 +918,14 @@ fn breakdown_round(
     );
 
     let started = Instant::now();
-    let meta_model = aligned(
-        blobs,
-        &round.blobs["meta_model"],
-        "numerai_meta_model",
-        &pack.ids,
-    );
-    let benchmark = aligned(blobs, &round.blobs["benchmark"], "prediction", &pack.ids);
-    let live = read_blob(blobs, &round.blobs["live"]);
+    let aligned = |role: &str, column: &str| {
+        tables::aligned_column(blobs, &round.blobs[role], column, &pack.ids)
+            .expect("a stored column reads")
+    };
+    let meta_model = aligned("meta_model", "numerai_meta_model");
+    let benchmark = aligned("benchmark", "prediction");
+    let live =
+        tables::read_blob_table(blobs, &round.blobs["live"], None).expect("the live file reads");
     let columns: Vec<&[f64]> = live.numbers_with_prefix("feature_");
     let features = Mat::from_fn(pack.rows(), columns.len(), |row, column| {
         columns[column][row]
