@@ -799,7 +799,11 @@ impl<S: Store + Records> Service<S> {
     /// Settles the round on its final scores, then marks it and its submissions resolved.
     fn resolve(&mut self, round: &mut RoundRecord, now: Timestamp) -> Result<(), Error> {
         let job = format!("resolve/{}/{}", self.tournament(), round.number);
-        self.run_job(&job, now, |this| this.resolve_job(round, &job, now))
+        self.run_job(&job, now, |this| this.resolve_job(round, &job, now))?;
+        // Nothing reads a resolved round's live ids again: a long-running server keeps only
+        // the rounds in flight.
+        self.live_ids.remove(&round.number);
+        Ok(())
     }
 
     fn resolve_job(
