@@ -88,6 +88,14 @@ impl Definition {
         Ok(definition)
     }
 
+    /// The definition as TOML, which [`Definition::from_toml`] reads back.
+    ///
+    /// # Errors
+    /// [`Error::Definition`] if a field cannot be written.
+    pub fn to_toml(&self) -> Result<String, Error> {
+        toml::to_string(self).map_err(|error| Error::Definition(error.to_string()))
+    }
+
     /// Checks the parts that can be wrong.
     ///
     /// # Errors

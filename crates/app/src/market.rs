@@ -180,9 +180,7 @@ pub fn synthetic(dir: &Path, spec: &SyntheticSpec) -> Result<(DatasetMarket, Pat
             .flush()
             .map_err(Error::io("write", &panel))?;
     }
-    // The id key of a simulation is derived from its seed, so a seed replays the same ids.
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("numerus id key {}", spec.seed));
-    let key = IdKey::new(digest.into());
+    let key = synthetic_key(spec.seed);
     let version = dir.join("data").join("v1");
     std::fs::create_dir_all(&version).map_err(Error::io("create", &version))?;
     let report = build_classic(
@@ -198,6 +196,43 @@ pub fn synthetic(dir: &Path, spec: &SyntheticSpec) -> Result<(DatasetMarket, Pat
         &|_, _| {},
     )
     .map_err(market)?;
+    let recipe = market_dir.join(RECIPE_FILE);
+    let text = serde_json::to_string(&report.recipe)
+        .map_err(|error| Error::Market(format!("writing the recipe: {error}")))?;
+    std::fs::write(&recipe, text).map_err(Error::io("write", &recipe))?;
     let market = DatasetMarket::open(&panel, report.recipe, key, 50)?;
     Ok((market, version))
+}
+
+/// The recipe of a synthetic market's dataset, kept beside its panel so the market reopens.
+const RECIPE_FILE: &str = "recipe.json";
+
+/// The id key of a synthetic market: derived from its seed, so a seed replays the same ids.
+fn synthetic_key(seed: u64) -> IdKey {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("numerus id key {seed}"));
+    IdKey::new(digest.into())
+}
+
+/// Reopens the market [`synthetic`] made in `dir` with `seed` (a restarted demo server).
+///
+/// # Errors
+/// [`Error::Market`] when `dir` holds no synthetic market.
+pub fn open_synthetic(dir: &Path, seed: u64) -> Result<DatasetMarket, Error> {
+    let market_dir = dir.join("market");
+    let recipe = market_dir.join(RECIPE_FILE);
+    let text = std::fs::read_to_string(&recipe).map_err(|error| {
+        Error::Market(format!(
+            "{} cannot be read ({error}); is {} a demo data directory?",
+            recipe.display(),
+            dir.display()
+        ))
+    })?;
+    let version = serde_json::from_str(&text)
+        .map_err(|error| Error::Market(format!("{}: {error}", recipe.display())))?;
+    DatasetMarket::open(
+        &market_dir.join("panel.parquet"),
+        version,
+        synthetic_key(seed),
+        50,
+    )
 }

@@ -2,8 +2,10 @@
 
 mod data;
 mod ledger;
+mod participants;
 mod sample;
 mod score;
+mod serve;
 mod sim;
 mod submission;
 mod terminal;
@@ -43,6 +45,17 @@ enum Command {
     Round(tournament::RoundArgs),
     /// Model or account leaderboard by 1-year reputation.
     Leaderboard(tournament::LeaderboardArgs),
+    /// Run the numerapi-compatible server on a data directory: GraphQL at /, signed file
+    /// links, web pages, /metrics, and the scheduler that opens, scores and resolves rounds.
+    ///
+    /// Settings come from DIR/numerus.toml ([server], [clock], [market]; see the docs of
+    /// numerus_http::config), then NUMERUS_<SETTING> environment variables, then the flags.
+    /// Logs go to stderr (RUST_LOG=debug for more).
+    Serve(serve::ServeArgs),
+    /// Start a complete, living tournament on this machine: a synthetic market and dataset,
+    /// the server on an accelerated clock, and built-in participants that download, train,
+    /// upload and stake through the API. Prints the URL and how to join with numerapi.
+    Demo(serve::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +69,8 @@ fn main() -> ExitCode {
         Command::Model(args) => tournament::model(&args),
         Command::Round(args) => tournament::round(&args),
         Command::Leaderboard(args) => tournament::leaderboard(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Demo(args) => serve::demo(&args),
         Command::Data(args) => data::run(args),
         Command::Submission(args) => submission::run(&args),
         Command::Sample(args) => match sample::run(&args) {

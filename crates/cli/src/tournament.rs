@@ -25,7 +25,8 @@ struct Place {
     /// The data directory (its `numerus.sqlite` and `blobs/`).
     #[arg(long, default_value = "numerus-data", global = true)]
     data_dir: PathBuf,
-    /// The tournament's definition (TOML); Numerai Classic's by default.
+    /// The tournament's definition (TOML); by default the data directory's tournament.toml,
+    /// or Numerai Classic's.
     #[arg(long, value_name = "FILE", global = true)]
     definition: Option<PathBuf>,
 }
@@ -33,7 +34,7 @@ struct Place {
 impl Place {
     fn definition(&self) -> anyhow::Result<Definition> {
         match &self.definition {
-            None => Ok(Definition::classic()),
+            None => crate::serve::definition_of(&self.data_dir),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;

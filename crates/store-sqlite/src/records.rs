@@ -1,6 +1,6 @@
 //! The tournament service's records ([`Records`]) in the same SQLite file as the ledger.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use numerus_tournament::keys::{Scope, StoredKey};
@@ -586,5 +586,37 @@ impl Records for SqliteStore {
             [name],
             job_record,
         )
+    }
+
+    fn set_model_setting(
+        &mut self,
+        model: u64,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreFailure> {
+        let result = match value {
+            Some(value) => self.connection.execute(
+                "INSERT INTO model_settings (model, name, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (model, name) DO UPDATE SET value = excluded.value",
+                params![model, name, value],
+            ),
+            None => self.connection.execute(
+                "DELETE FROM model_settings WHERE model = ?1 AND name = ?2",
+                params![model, name],
+            ),
+        };
+        result.map_err(failure("saving a model setting"))?;
+        Ok(())
+    }
+
+    fn model_settings(&self, model: u64) -> Result<BTreeMap<String, String>, StoreFailure> {
+        Ok(self
+            .rows(
+                "SELECT name, value FROM model_settings WHERE model = ?1",
+                [model],
+                Ok,
+            )?
+            .into_iter()
+            .collect())
     }
 }

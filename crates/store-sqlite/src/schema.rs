@@ -174,4 +174,13 @@ CREATE TABLE jobs (
 ) WITHOUT ROWID;
 CREATE INDEX jobs_unfinished ON jobs(started_at) WHERE finished_at IS NULL;
 "#,
+    // 3: per-model settings a participant sets through the API (webhook, bio, link).
+    r#"
+CREATE TABLE model_settings (
+    model INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model, name)
+) WITHOUT ROWID;
+"#,
 ];

@@ -311,4 +311,15 @@ pub trait Records {
 
     /// A job.
     fn job(&self, name: &str) -> Result<Option<JobRecord>, StoreFailure>;
+
+    /// Sets (or, with `None`, clears) a model's setting `name` (`webhook`, `bio`, `link_url`…).
+    fn set_model_setting(
+        &mut self,
+        model: u64,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreFailure>;
+
+    /// A model's settings by name.
+    fn model_settings(&self, model: u64) -> Result<BTreeMap<String, String>, StoreFailure>;
 }

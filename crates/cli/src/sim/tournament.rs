@@ -36,6 +36,7 @@ use numerus_tournament::records::{Records, RoundPhase, SubmissionState};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::participants::{Family, Training, csv, percentile_ranks, predict};
 use crate::terminal::progress_bar;
 
 /// Business days of market history before the first simulated round (features look back 271
@@ -66,19 +67,6 @@ pub struct TournamentSimArgs {
     /// Where to keep the run (must not exist, or be empty).
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
-}
-
-/// How a participant's model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    /// The k features most correlated with the target in training, weighted by that correlation.
-    TopFeatures(usize),
-    /// Every feature, weighted by its training correlation.
-    AllFeatures,
-    /// Random weights: no skill.
-    Random,
-    /// The best features, sign flipped: loses.
-    Contrarian,
 }
 
 struct SimModel {
@@ -255,17 +243,7 @@ fn enroll(
             select: None,
         },
     )?;
-    let target = train
-        .column("target")
-        .and_then(|column| column.values.as_numbers())
-        .context("train.parquet has no target")?;
-    let features: Vec<&[f64]> = train.numbers_with_prefix("feature_");
-    let correlations: Vec<f64> = features
-        .iter()
-        .map(|feature| pearson(feature, target))
-        .collect();
-    let mut order: Vec<usize> = (0..features.len()).collect();
-    order.sort_by(|&a, &b| correlations[b].abs().total_cmp(&correlations[a].abs()));
+    let training = Training::of(&train)?;
 
     let mut models = Vec::new();
     for participant in 0..args.participants {
@@ -284,31 +262,8 @@ fn enroll(
         for index in 0..rng.random_range(1..=3usize) {
             let name = format!("{account}_m{index}");
             let id = service.create_model(&account, &name, now)?;
-            let family = match rng.random_range(0..10) {
-                0..=3 => Family::TopFeatures(rng.random_range(3..=12)),
-                4..=6 => Family::AllFeatures,
-                7..=8 => Family::Random,
-                _ => Family::Contrarian,
-            };
-            let mut weights = vec![0.0; features.len()];
-            match family {
-                Family::TopFeatures(k) => {
-                    for &f in order.iter().take(k) {
-                        weights[f] = correlations[f];
-                    }
-                }
-                Family::AllFeatures => weights.clone_from(&correlations),
-                Family::Random => {
-                    for weight in &mut weights {
-                        *weight = rng.random_range(-1.0..1.0);
-                    }
-                }
-                Family::Contrarian => {
-                    for &f in order.iter().take(5) {
-                        weights[f] = -correlations[f];
-                    }
-                }
-            }
+            let family = Family::draw(rng);
+            let weights = training.weights(family, rng);
             if rng.random_range(0..4) > 0 {
                 let stake = deposit.base_units() / 4;
                 service.ledger_mut().increase_stake(
@@ -327,22 +282,6 @@ fn enroll(
         }
     }
     Ok(models)
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        ab += (x - ma) * (y - mb);
-        aa += (x - ma) * (x - ma);
-        bb += (y - mb) * (y - mb);
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        ab / (aa * bb).sqrt()
-    }
 }
 
 /// What the participants do in round `number` at `now`: on time after it opens, late (some
@@ -380,17 +319,7 @@ fn behave(
         }
         let at = now + SignedDuration::from_secs(10 + index as i64);
         let noise = rng.random_range(0.0..0.3);
-        let mut values: Vec<f64> = (0..ids.len())
-            .map(|row| {
-                let signal: f64 = model
-                    .weights
-                    .iter()
-                    .zip(&features)
-                    .map(|(w, f)| w * (f[row] - 2.0))
-                    .sum();
-                signal + noise * rng.random_range(-1.0..1.0)
-            })
-            .collect();
+        let mut values = predict(&model.weights, &features, noise, rng);
         percentile_ranks(&mut values);
         let invalid = !after_close && rng.random_range(0..100) < 5;
         let bytes = csv(
@@ -454,36 +383,6 @@ fn stake_change(
         Ok(_) | Err(numerus_app::Error::Refused(_)) => Ok(()),
         Err(error) => Err(error.into()),
     }
-}
-
-/// Replaces values by their rank percentiles `(rank + 0.5) / n` (ties broken by position).
-fn percentile_ranks(values: &mut [f64]) {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let n = values.len() as f64;
-    let mut ranked = vec![0.0; values.len()];
-    for (rank, &row) in order.iter().enumerate() {
-        ranked[row] = (rank as f64 + 0.5) / n;
-    }
-    values.copy_from_slice(&ranked);
-}
-
-/// A submission CSV; `flaw` 0, 1, 2 makes it invalid (wrong column, a NaN, ids missing).
-fn csv(ids: &[String], values: &[f64], flaw: u32) -> Vec<u8> {
-    let mut text = String::from(if flaw == 0 {
-        "id,pred\n"
-    } else {
-        "id,prediction\n"
-    });
-    let rows = if flaw == 2 { ids.len() - 10 } else { ids.len() };
-    for row in 0..rows {
-        if flaw == 1 && row == 7 {
-            text.push_str(&format!("{},\n", ids[row]));
-        } else {
-            text.push_str(&format!("{},{}\n", ids[row], values[row]));
-        }
-    }
-    text.into_bytes()
 }
 
 /// Checks every resolved round: scores against an independent recomputation from the raw
