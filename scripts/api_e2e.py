@@ -618,7 +618,7 @@ def check_upload_df(s: Session) -> str:
     return f"submission {submission}"
 
 
-def check_listed(s: Session, models: list[str]) -> str:
+def check_listed(s: Session, models: list[str]) -> str | None:
     for model in models:
         expect(model in s.uploads, f"{model} has no upload to look for")
         found = submission_ids(s.owner_api(model), s.model(model))
@@ -627,7 +627,7 @@ def check_listed(s: Session, models: list[str]) -> str:
     return None
 
 
-def check_selected(s: Session, models: list[str]) -> str:
+def check_selected(s: Session, models: list[str]) -> str | None:
     for model in models:
         expect(model in s.uploads, f"{model} has no upload to look for")
         napi, model_id = s.owner_api(model), s.model(model)
@@ -687,14 +687,14 @@ def check_beginner_flow(s: Session) -> str:
 # ----- 6-8: stakes, wallet, webhook -------------------------------------------------------
 
 
-def check_stake_get_initial(s: Session) -> str:
+def check_stake_get_initial(s: Session) -> str | None:
     stake = s.alice.stake_get("alice_one")
     expect(isinstance(stake, Decimal) and stake == 0,
            f"expected Decimal 0, got {short(stake)} (numerapi turns a null stakeValue into None)")
     return None
 
 
-def check_stake_increase(s: Session) -> str:
+def check_stake_increase(s: Session) -> str | None:
     change = s.alice.stake_increase(5, s.model("alice_one"))
     expect(isinstance(change, dict), f"expected a dict, got {short(change)}")
     expect(change.get("requestedAmount") == Decimal(5),
@@ -703,7 +703,7 @@ def check_stake_increase(s: Session) -> str:
     return None
 
 
-def check_stake_after_increase(s: Session) -> str:
+def check_stake_after_increase(s: Session) -> str | None:
     stake = s.alice.stake_get("alice_one")
     expect(isinstance(stake, Decimal) and stake == 5, f"expected Decimal 5, got {short(stake)}")
     return None
@@ -718,14 +718,14 @@ def check_stake_decrease(s: Session) -> str:
     return f"due {change['dueDate']}"
 
 
-def check_stake_drain(s: Session) -> str:
+def check_stake_drain(s: Session) -> str | None:
     drain = s.alice.stake_drain(s.model("alice_one"))
     expect(isinstance(drain, dict) and drain.get("drain") is True,
            f"expected drain True: {short(drain)}")
     return None
 
 
-def check_stake_set(s: Session) -> str:
+def check_stake_set(s: Session) -> str | None:
     model_id = s.model("alice_two")
     name = s.alice.modelid_to_modelname(model_id)
     expect(name == "alice_two", f"modelid_to_modelname gave {name!r}")
@@ -748,7 +748,7 @@ def check_wallet(s: Session) -> str:
     return f"{len(transactions)} transactions"
 
 
-def check_webhook(s: Session) -> str:
+def check_webhook(s: Session) -> str | None:
     answer = s.alice.set_submission_webhook(s.model("alice_one"), "http://127.0.0.1:9/hook")
     # numerapi returns `data.setSubmissionWebhook == "true"`: the server must send the string.
     expect(answer is True, f"set_submission_webhook returned {short(answer)}")

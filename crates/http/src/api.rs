@@ -22,6 +22,7 @@ use numerus_tournament::records::{
 };
 use serde_json::{Value, json};
 
+use crate::clock::Clock;
 use crate::files::{Files, current_round};
 use crate::graphql::{Args, FieldRequest, Resolver};
 use crate::signing::Access;
@@ -49,8 +50,10 @@ pub struct Api<'a> {
     pub files: &'a Files,
     /// The request's `Authorization` header.
     pub authorization: Option<&'a str>,
-    /// Uploads taken into the service by this request: (submission, accepted).
+    /// Uploads taken into the service by this request: whether each was accepted.
     pub uploads: Vec<bool>,
+    /// The tournament's clock: times are reported as the real moments they happen.
+    pub clock: Clock,
 }
 
 type Answer = Result<Value, String>;
@@ -59,9 +62,6 @@ fn text(error: Error) -> String {
     error.to_string()
 }
 
-fn iso(time: Timestamp) -> String {
-    time.to_string()
-}
 
 fn nmr_text(base_units: u128) -> String {
     Nmr::from_base_units(base_units).to_string()
@@ -137,6 +137,13 @@ impl Resolver for Api<'_> {
 }
 
 impl Api<'_> {
+    /// A tournament time as the API shows it: the real moment it happens, ISO 8601. On an
+    /// accelerated demo clock this keeps numerapi's `check_round_open` (which compares with
+    /// the local clock) right; market dates (`dataDatestamp`, eras) stay the market's.
+    fn time(&self, time: Timestamp) -> String {
+        self.clock.real_of(time).to_string()
+    }
+
     fn tournament(&self) -> u32 {
         self.service.definition().id
     }
@@ -308,8 +315,8 @@ impl Api<'_> {
                     "universe": null,
                     "isCanonScore": true,
                     "isPayout": true,
-                    "scoringStart": iso(record.score_at),
-                    "scoringEnd": iso(record.resolve_at),
+                    "scoringStart": self.time(record.score_at),
+                    "scoringEnd": self.time(record.resolve_at),
                     "minMultiplier": multiplier.to_string(),
                     "maxMultiplier": multiplier.to_string(),
                     "defaultMultiplier": multiplier.to_string(),
@@ -336,7 +343,7 @@ impl Api<'_> {
             if let Some(Value::String(stamp)) = object.get(time) {
                 let normalised = stamp
                     .parse::<Timestamp>()
-                    .map(iso)
+                    .map(|t| self.time(t))
                     .unwrap_or_else(|_| stamp.clone());
                 object.insert(time.into(), json!(normalised));
             }
@@ -409,7 +416,7 @@ impl Api<'_> {
             "availableNmr": nmr_text(self.balance(AccountId::Wallet(UserId(account)))?),
             "mfaEnabled": false,
             "status": "VERIFIED",
-            "insertedAt": iso(user.created_at),
+            "insertedAt": self.time(user.created_at),
             "models": model_values,
             "apiTokens": tokens,
             "walletTxns": transactions,
@@ -440,7 +447,7 @@ impl Api<'_> {
                     "from": transfer.debit.to_string(),
                     "to": transfer.credit.to_string(),
                     "status": "confirmed",
-                    "time": iso(logged.at),
+                    "time": self.time(logged.at),
                     "tournament": transfer.round.map(|round| round.tournament.0),
                     "txHash": transfer.reference,
                     "type": format!("{:?}", transfer.code),
@@ -505,7 +512,7 @@ impl Api<'_> {
             .model_submissions(model.id.0)
             .map_err(|error| error.to_string())?
             .first()
-            .map(|first| iso(first.received_at));
+            .map(|first| self.time(first.received_at));
         let daily = if field.selection.wants("dailyModelPerformances") {
             self.daily_performances(model.id.0)?
         } else {
@@ -538,7 +545,7 @@ impl Api<'_> {
         for date in dates {
             let reputations = reputation(&finals, date, REPUTATION_WINDOW_DAYS);
             let mut row = serde_json::Map::new();
-            row.insert("date".into(), json!(iso(date)));
+            row.insert("date".into(), json!(self.time(date)));
             for (score, rep, rank) in [
                 ("corr", "corrRep", "corrRank"),
                 ("mmc", "mmcRep", "mmcRank"),
@@ -586,7 +593,7 @@ impl Api<'_> {
         json!({
             "id": s.id.to_string(),
             "filename": s.filename,
-            "insertedAt": iso(s.received_at),
+            "insertedAt": self.time(s.received_at),
             "selected": matches!(s.state, SubmissionState::Selected | SubmissionState::Scored | SubmissionState::Resolved),
             "state": s.state.name(),
             "late": s.late,
@@ -742,16 +749,16 @@ impl Api<'_> {
                     "roundId": format!("{}-{}", round.tournament, round.number),
                     "submissionId": score.submission.to_string(),
                     "roundNumber": round.number,
-                    "roundResolveTime": iso(round.resolve_at),
-                    "roundScoreTime": iso(round.score_at),
-                    "roundCloseStakingTime": iso(round.close_at),
+                    "roundResolveTime": self.time(round.resolve_at),
+                    "roundScoreTime": self.time(round.score_at),
+                    "roundCloseStakingTime": self.time(round.close_at),
                     "value": value.filter(|v| v.is_finite()),
                     "percentile": percentile,
                     "displayName": name,
                     "version": "1",
-                    "date": date.map(iso),
+                    "date": date.map(|t| self.time(t)),
                     "day": score.day,
-                    "resolveDate": iso(round.resolve_at),
+                    "resolveDate": self.time(round.resolve_at),
                     "resolved": resolved,
                 }));
             }
@@ -839,7 +846,7 @@ impl Api<'_> {
                     .ok()
                     .and_then(|schedule| schedule.scores.get(score.day as usize - 1).copied());
                 json!({
-                    "date": date.map(iso),
+                    "date": date.map(|t| self.time(t)),
                     "day": score.day,
                     "displayName": name,
                     "value": value.filter(|v| v.is_finite()),
@@ -860,8 +867,8 @@ impl Api<'_> {
             }
             out.push(json!({
                 "roundNumber": number,
-                "roundOpenTime": iso(round.open_at),
-                "roundResolveTime": iso(round.resolve_at),
+                "roundOpenTime": self.time(round.open_at),
+                "roundResolveTime": self.time(round.resolve_at),
                 "roundResolved": round.phase == numerus_tournament::records::RoundPhase::Resolved,
                 "roundTarget": self.service.definition().target,
                 "roundPayoutFactor": factor,
@@ -961,7 +968,7 @@ impl Api<'_> {
                     json!({
                         "roundId": format!("{}-{}", record.tournament, record.number),
                         "roundNumber": record.number,
-                        "roundResolveTime": iso(record.resolve_at),
+                        "roundResolveTime": self.time(record.resolve_at),
                         "modelId": model.id.0.to_string(),
                         "modelName": model.name,
                         "modelDisplayName": model.name,
@@ -1192,7 +1199,7 @@ impl Api<'_> {
             .filter_map(|release| release.release_round)
             .max()
             .and_then(|round| self.service.calendar().round(round.number).ok())
-            .map(|schedule| iso(schedule.resolve_time())))
+            .map(|schedule| self.time(schedule.resolve_time())))
     }
 
     fn set_setting(&mut self, args: &Args, name: &str, argument: &[&str]) -> Result<(), String> {

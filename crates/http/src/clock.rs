@@ -42,6 +42,23 @@ impl Clock {
         }
     }
 
+    /// The real moment the tournament's clock shows `simulated` (the inverse of [`Clock::at`]).
+    pub fn real_of(&self, simulated: Timestamp) -> Timestamp {
+        match *self {
+            Clock::Wall => simulated,
+            Clock::Fast {
+                real_start,
+                simulated_start,
+                day_seconds,
+            } => {
+                let elapsed = simulated.duration_since(simulated_start).as_secs_f64();
+                real_start
+                    .checked_add(SignedDuration::from_secs_f64(elapsed * day_seconds / 86_400.0))
+                    .unwrap_or(Timestamp::MAX)
+            }
+        }
+    }
+
     /// Real seconds per simulated second (1 for the wall clock).
     pub fn real_per_simulated(&self) -> f64 {
         match *self {
@@ -71,5 +88,6 @@ mod tests {
             "2026-01-07T12:00:00Z".parse::<Timestamp>().unwrap()
         );
         assert_eq!(Clock::Wall.at(later), later);
+        assert_eq!(clock.real_of(clock.at(later)), later);
     }
 }

@@ -283,6 +283,7 @@ async fn graphql_endpoint(
                 files: &shared.files,
                 authorization: authorization.as_deref(),
                 uploads: Vec::new(),
+                clock: shared.clock,
             };
             let response = graphql::execute(&request, limits, &mut api);
             (response, api.uploads)
