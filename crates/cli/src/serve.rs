@@ -547,6 +547,9 @@ fn create_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let server = Config {
         addr: args.addr,
         tick_seconds: (args.day_seconds / 12.0).clamp(0.1, 1.0),
+        // Every built-in participant calls from this machine's address.
+        requests_per_second: 1000,
+        request_burst: 2000,
         ..Config::default()
     };
     let text = format!(

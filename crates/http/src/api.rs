@@ -62,7 +62,6 @@ fn text(error: Error) -> String {
     error.to_string()
 }
 
-
 fn nmr_text(base_units: u128) -> String {
     Nmr::from_base_units(base_units).to_string()
 }

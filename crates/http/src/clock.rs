@@ -53,7 +53,9 @@ impl Clock {
             } => {
                 let elapsed = simulated.duration_since(simulated_start).as_secs_f64();
                 real_start
-                    .checked_add(SignedDuration::from_secs_f64(elapsed * day_seconds / 86_400.0))
+                    .checked_add(SignedDuration::from_secs_f64(
+                        elapsed * day_seconds / 86_400.0,
+                    ))
                     .unwrap_or(Timestamp::MAX)
             }
         }
