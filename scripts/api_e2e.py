@@ -378,6 +378,15 @@ def new_api(public_id: str, secret_key: str, kind: type = numerapi.NumerAPI) -> 
     )
 
 
+def read_with_ids(path: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A dataset file with `id` as a column, whether the file has it as a column or, like
+    Numerai's own files, as the pandas index."""
+    frame = pd.read_parquet(path, columns=columns)
+    if "id" not in frame.columns and frame.index.name == "id":
+        frame = frame.reset_index()
+    return frame
+
+
 def fresh_download(napi: numerapi.NumerAPI, name: str, dest: Path) -> Path:
     # numerapi skips the download when dest already has the served size, and live files
     # of two rounds can have the same size.
@@ -388,7 +397,7 @@ def fresh_download(napi: numerapi.NumerAPI, name: str, dest: Path) -> Path:
 
 def live_predictions(s: Session, napi: numerapi.NumerAPI, dest: Path) -> pd.DataFrame:
     """id,prediction for the current round: the rank of one feature, strictly inside (0, 1)."""
-    live = pd.read_parquet(fresh_download(napi, s.dataset("live.parquet"), dest))
+    live = read_with_ids(fresh_download(napi, s.dataset("live.parquet"), dest))
     features = [column for column in live.columns if column.startswith("feature_")]
     expect(features, f"the live file has no feature_* columns: {list(live.columns)[:10]}")
     feature = max(features, key=lambda column: live[column].nunique())
@@ -494,11 +503,12 @@ def check_download_live(s: Session) -> str:
     data = dest.read_bytes()
     expect(data[:4] == b"PAR1" and data[-4:] == b"PAR1", f"not a Parquet file: {data[:16]!r}")
     live = pd.read_parquet(dest)
-    missing = {"id", "era", "data_type"} - set(live.columns)
+    id_place = "column" if "id" in live.columns else "index" if live.index.name == "id" else None
+    missing = {"era", "data_type"} - set(live.columns) | ({"id"} if id_place is None else set())
     expect(not missing, f"live.parquet lacks the columns {sorted(missing)}")
     features = [column for column in live.columns if column.startswith("feature_")]
     expect(features and len(live), f"{len(live)} rows, {len(features)} feature columns")
-    return f"{len(data)} bytes, {len(live)} rows, {len(features)} features"
+    return f"{len(data)} bytes, {len(live)} rows, {len(features)} features, id as {id_place}"
 
 
 def check_download_resume(s: Session) -> str:
@@ -671,9 +681,13 @@ def check_beginner_flow(s: Session) -> str:
             # The live ids change every round; numerapi would keep a same-sized old file.
             Path(f"{version}/live.parquet").unlink(missing_ok=True)
             napi.download_dataset(f"{version}/live.parquet")
-            live = pd.read_parquet(f"{version}/live.parquet", columns=["id"] + feature_set)
-            predictions = model.predict(live[feature_set])
-            submission = pd.Series(predictions, index=live["id"]).rank(pct=True)
+            live_features = pd.read_parquet(f"{version}/live.parquet", columns=feature_set)
+            if live_features.index.name != "id":  # the file has id as a column, not the index
+                ids = pd.read_parquet(f"{version}/live.parquet", columns=["id"])["id"]
+                live_features.index = pd.Index(ids, name="id")
+            live_predictions = model.predict(live_features[feature_set])
+            submission = pd.Series(live_predictions, index=live_features.index).rank(pct=True)
+            # upload_predictions(df=) writes df.to_csv(index=False): the ids must be a column.
             return napi.upload_predictions(df=submission.to_frame("prediction").reset_index(),
                                            model_id=model_id)
 
@@ -712,10 +726,15 @@ def check_stake_after_increase(s: Session) -> str | None:
 def check_stake_decrease(s: Session) -> str:
     change = s.alice.stake_decrease(1, s.model("alice_one"))
     expect(isinstance(change, dict), f"expected a dict, got {short(change)}")
-    expect(change.get("dueDate") is not None, f"no dueDate: {short(change)}")
+    # A decrease leaves the stake at once and reaches the wallet when the model's last
+    # active round settles: pending with that round's resolve time as due date, or completed
+    # at once when no round holds the stake at risk.
+    status, due = change.get("status"), change.get("dueDate")
+    expect((status == "pending" and due is not None) or (status == "completed" and due is None),
+           f"status {status!r} with dueDate {short(due)}: {short(change)}")
     expect(change.get("requestedAmount") == Decimal(1),
            f"requestedAmount {short(change.get('requestedAmount'))}")
-    return f"due {change['dueDate']}"
+    return f"{status}, due {due}"
 
 
 def check_stake_drain(s: Session) -> str | None:
@@ -790,6 +809,7 @@ def performance_scores(performances: list, key: str) -> list:
 
 def check_performances(s: Session, deadline: float) -> str:
     model_id = s.model("alice_one")
+    expect("alice_one" in s.uploads, "alice_one has no upload to be scored")
 
     def fetch() -> list:
         with warnings.catch_warnings():
@@ -804,6 +824,7 @@ def check_performances(s: Session, deadline: float) -> str:
 
 def check_intra_round(s: Session, deadline: float) -> str:
     model_id = s.model("alice_one")
+    expect("alice_one" in s.uploads, "alice_one has no upload to be scored")
     answer = poll("a daily score of alice_one in intra_round_scores",
                   lambda: s.alice.intra_round_scores(model_id),
                   lambda a: performance_scores(a, "intraRoundSubmissionScores"), deadline)
@@ -1047,7 +1068,7 @@ def run_checks(checks: Checks, s: Session) -> None:
     run("stake_get is 0 before staking", ["stake_get"], lambda: check_stake_get_initial(s))
     run("stake_increase 5", ["stake_increase"], lambda: check_stake_increase(s))
     run("stake_get is 5 after the increase", ["stake_get"], lambda: check_stake_after_increase(s))
-    run("stake_decrease 1 is pending until a due date", ["stake_decrease"],
+    run("stake_decrease 1 is pending until its due date, or completed", ["stake_decrease"],
         lambda: check_stake_decrease(s))
     run("stake_drain", ["stake_drain"], lambda: check_stake_drain(s))
     run("stake_set 3 on alice_two", ["modelid_to_modelname", "stake_set"],

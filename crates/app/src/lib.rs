@@ -16,4 +16,4 @@ pub mod tables;
 
 pub use definition::Definition;
 pub use error::Error;
-pub use service::{Service, TickReport};
+pub use service::{CheckedUpload, Service, TickReport, UploadTicket};

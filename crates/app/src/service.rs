@@ -240,6 +240,10 @@ impl<S: Store + Records> Service<S> {
     /// addressed) and selected — superseding the model's earlier selection in the round — or
     /// rejected with the reason; its record is returned.
     ///
+    /// This is [`Service::begin_upload`], [`UploadTicket::check`] and
+    /// [`Service::finish_upload`] in one call; a server runs the check, the costly part,
+    /// without holding the service.
+    ///
     /// # Errors
     /// [`Error::Refused`] when no round takes uploads or the model is unknown;
     /// [`Error::Invalid`] for an invalid file (its record says `rejected` and why).
@@ -250,6 +254,23 @@ impl<S: Store + Records> Service<S> {
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<SubmissionRecord, Error> {
+        let ticket = self.begin_upload(model, filename, now)?;
+        let checked = ticket.check(bytes);
+        self.finish_upload(ticket, checked)
+    }
+
+    /// The first step of an upload: refuses an unknown model, a file that is neither CSV nor
+    /// Parquet, a round that takes no uploads, and a late upload that could not count; then
+    /// records the upload as `received` and returns what the check needs.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] naming the fix.
+    pub fn begin_upload(
+        &mut self,
+        model: u64,
+        filename: &str,
+        now: Timestamp,
+    ) -> Result<UploadTicket, Error> {
         let known = self.store().model(ModelId(model))?;
         if known.is_none_or(|found| found.tournament.0 != self.tournament()) {
             return Err(Error::Refused(format!(
@@ -283,6 +304,7 @@ impl<S: Store + Records> Service<S> {
                 )));
             }
         }
+        let live_ids = self.live_ids(&round)?;
         let mut record = SubmissionRecord {
             id: 0,
             model,
@@ -298,15 +320,31 @@ impl<S: Store + Records> Service<S> {
             reason: None,
         };
         record.id = self.ledger.store_mut().insert_submission(&record)?;
-        match self.check_upload(&round, bytes, extension, record.id) {
-            Ok(codes) => {
-                let blob = self.blobs.put(bytes, extension)?;
-                let mut bytes = Vec::with_capacity(4 * codes.len());
-                write_codes(&codes, &mut bytes);
-                let ranks = self.blobs.put(&bytes, "ranks")?;
+        Ok(UploadTicket {
+            id: record.id,
+            extension,
+            live_ids,
+            rule: self.definition.submission_rule(),
+            blobs: self.blobs.clone(),
+            scratch: self.scratch.clone(),
+        })
+    }
+
+    /// The last step of an upload: selects it (superseding the model's earlier selection in
+    /// the round) or rejects it with the check's reason; returns its record.
+    ///
+    /// # Errors
+    /// The check's [`Error::Invalid`] for a rejected file; the store's.
+    pub fn finish_upload(
+        &mut self,
+        ticket: UploadTicket,
+        checked: Result<CheckedUpload, Error>,
+    ) -> Result<SubmissionRecord, Error> {
+        match checked {
+            Ok(CheckedUpload { blob, ranks }) => {
                 self.ledger
                     .store_mut()
-                    .select_submission(record.id, &blob, Some(&ranks))?;
+                    .select_submission(ticket.id, &blob, Some(&ranks))?;
             }
             Err(rejection) => {
                 let reason = match &rejection {
@@ -315,13 +353,13 @@ impl<S: Store + Records> Service<S> {
                 };
                 self.ledger
                     .store_mut()
-                    .reject_submission(record.id, &reason)?;
+                    .reject_submission(ticket.id, &reason)?;
                 return Err(rejection);
             }
         }
         Ok(self
             .store()
-            .submission(record.id)?
+            .submission(ticket.id)?
             .expect("the upload was just recorded"))
     }
 
@@ -367,39 +405,6 @@ impl<S: Store + Records> Service<S> {
             .map(|next| next.open.to_string())
             .unwrap_or_default();
         format!("round {} opens at {open}", number + 1)
-    }
-
-    /// Validates an upload against the round's live ids.
-    fn check_upload(
-        &mut self,
-        round: &RoundRecord,
-        bytes: &[u8],
-        extension: &str,
-        id: u64,
-    ) -> Result<Vec<u32>, Error> {
-        let live_ids = self.live_ids(round)?;
-        let path = self.scratch.join(format!("upload-{id}.{extension}"));
-        fs::write(&path, bytes).map_err(Error::io("write", &path))?;
-        let rule = self.definition.submission_rule();
-        let text: Vec<&str> = rule.id_columns.iter().map(String::as_str).collect();
-        let table = read_table(
-            &path,
-            &ReadOptions {
-                text_columns: &text,
-                select: None,
-            },
-        );
-        let _ = fs::remove_file(&path);
-        let table = table.map_err(|error| Error::Invalid {
-            code: "invalid_submission_file",
-            reason: format!(
-                "the file does not read as {extension}: {error}; upload a CSV or Parquet file with the columns id and prediction"
-            ),
-            submission: id,
-        })?;
-        let accepted = validate(&rule, &live_ids, &table)
-            .map_err(|rejection| Error::invalid(&rejection, id))?;
-        Ok(live_rank_codes(&live_ids, &accepted))
     }
 
     /// The live ids of a round (cached).
@@ -936,4 +941,62 @@ fn live_rank_codes(live_ids: &[String], accepted: &Accepted) -> Vec<u32> {
     let mut codes = vec![0u32; column.len()];
     rank_codes(&column, &mut RankScratch::new(), &mut codes);
     codes
+}
+
+/// An upload recorded as `received`, with what checking it needs; checking needs no service.
+#[derive(Debug)]
+pub struct UploadTicket {
+    /// The submission's id.
+    pub id: u64,
+    extension: &'static str,
+    live_ids: Arc<Vec<String>>,
+    rule: numerus_tournament::submission::SubmissionRule,
+    blobs: BlobDir,
+    scratch: PathBuf,
+}
+
+/// A valid upload's stored bytes and rank codes (blob ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedUpload {
+    /// The file as uploaded.
+    pub blob: String,
+    /// Its tie-kept rank codes over the live ids.
+    pub ranks: String,
+}
+
+impl UploadTicket {
+    /// Validates `bytes` against the round's live ids and, when valid, stores them and their
+    /// rank codes durably.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the problem; [`Error::Io`] when a blob cannot be written.
+    pub fn check(&self, bytes: &[u8]) -> Result<CheckedUpload, Error> {
+        let (id, extension) = (self.id, self.extension);
+        let path = self.scratch.join(format!("upload-{id}.{extension}"));
+        fs::write(&path, bytes).map_err(Error::io("write", &path))?;
+        let text: Vec<&str> = self.rule.id_columns.iter().map(String::as_str).collect();
+        let table = read_table(
+            &path,
+            &ReadOptions {
+                text_columns: &text,
+                select: None,
+            },
+        );
+        let _ = fs::remove_file(&path);
+        let table = table.map_err(|error| Error::Invalid {
+            code: "invalid_submission_file",
+            reason: format!(
+                "the file does not read as {extension}: {error}; upload a CSV or Parquet file with the columns id and prediction"
+            ),
+            submission: id,
+        })?;
+        let accepted = validate(&self.rule, &self.live_ids, &table)
+            .map_err(|rejection| Error::invalid(&rejection, id))?;
+        let codes = live_rank_codes(&self.live_ids, &accepted);
+        let blob = self.blobs.put(bytes, extension)?;
+        let mut encoded = Vec::with_capacity(4 * codes.len());
+        write_codes(&codes, &mut encoded);
+        let ranks = self.blobs.put(&encoded, "ranks")?;
+        Ok(CheckedUpload { blob, ranks })
+    }
 }

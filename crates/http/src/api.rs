@@ -20,6 +20,7 @@ use numerus_tournament::leaderboard::{REPUTATION_WINDOW_DAYS, account_reputation
 use numerus_tournament::records::{
     DailyScore, Records, RoundRecord, SubmissionRecord, SubmissionState,
 };
+use parking_lot::MutexGuard;
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
@@ -40,8 +41,8 @@ const REPUTATION_FIELDS: [(&str, &str); 4] = [
 
 /// One request's view of the service.
 pub struct Api<'a> {
-    /// The service.
-    pub service: &'a mut Service<SqliteStore>,
+    /// The service, locked for this request (released while an upload is checked).
+    pub service: MutexGuard<'a, Service<SqliteStore>>,
     /// The tournament's time.
     pub now: Timestamp,
     /// Real time (signed URLs expire on it).
@@ -239,14 +240,14 @@ impl Api<'_> {
             .transpose()?;
         let object = self
             .files
-            .dataset_object(self.service, &name, round, self.now)?;
+            .dataset_object(&self.service, &name, round, self.now)?;
         Ok(json!(self.files.url(Access::Read, &object, self.real_now)))
     }
 
     fn rounds(&self, args: &Args) -> Answer {
         self.check_tournament(args, &["tournament"])?;
         let records: Vec<RoundRecord> = match args.int("number")? {
-            Some(0) => vec![current_round(self.service, self.now)?],
+            Some(0) => vec![current_round(&self.service, self.now)?],
             Some(number) => u32::try_from(number)
                 .ok()
                 .and_then(|number| {
@@ -636,7 +637,7 @@ impl Api<'_> {
                 submission.state.name()
             )
         })?;
-        let object = self.files.blob_object(self.service, blob);
+        let object = self.files.blob_object(&self.service, blob);
         Ok(
             json!({ "filename": submission.filename, "url": self.files.url(Access::Read, &object, self.real_now) }),
         )
@@ -1100,16 +1101,28 @@ impl Api<'_> {
         let account = self.caller(Scope::UploadSubmission)?;
         let model = self.upload_model(account, args)?;
         let object = args.required_text(&["filename"])?;
-        let prefix = format!("uploads/{}/", model.id.0);
-        if !object.starts_with(&prefix) || object.contains("..") {
+        let prefix = format!("uploads/{}-", model.id.0);
+        if !object.starts_with(&prefix) || object[8..].contains(['/', '\\']) {
             return Err(format!(
                 "{object:?} is not an upload of model {}: pass the filename that submission_upload_auth returned for it",
                 model.id.0
             ));
         }
         let bytes = self.files.staged(&object)?;
-        let name = object.rsplit('/').next().unwrap_or(&object).to_owned();
-        let result = self.service.upload(model.id.0, &name, &bytes, self.now);
+        // uploads/MODEL-NONCE-NAME: the name the participant gave, made safe.
+        let name = object
+            .splitn(3, '-')
+            .nth(2)
+            .unwrap_or("predictions.csv")
+            .to_owned();
+        let ticket = self
+            .service
+            .begin_upload(model.id.0, &name, self.now)
+            .map_err(text)?;
+        // Validation and the durable writes, the costly part, run without the service, so
+        // other requests (and other uploads' checks) go on meanwhile.
+        let checked = MutexGuard::unlocked(&mut self.service, || ticket.check(&bytes));
+        let result = self.service.finish_upload(ticket, checked);
         self.files.unstage(&object);
         self.uploads.push(result.is_ok());
         let record = result.map_err(text)?;

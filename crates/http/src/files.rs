@@ -4,7 +4,7 @@
 //! ```text
 //! data/VERSION/FILE         dataset versions (train, validation, features.json, …)
 //! blobs/AB/ABCD….EXT        the service's content-addressed blobs (live files, uploads, …)
-//! uploads/MODEL/NONCE/NAME  bytes PUT to a signed upload URL, until `create_submission`
+//! uploads/MODEL-NONCE-NAME  bytes PUT to a signed upload URL, until `create_submission`
 //! ```
 //!
 //! Dataset names (`v1/train.parquet`) map to objects here; `VERSION/live.parquet` and
@@ -202,7 +202,8 @@ impl Files {
         } else {
             safe
         };
-        format!("uploads/{model}/{nonce}/{safe}")
+        // Flat names: a directory per upload would cost a mkdir each (and leave it behind).
+        format!("uploads/{model}-{nonce}-{safe}")
     }
 
     /// The bytes PUT to upload object `object`.

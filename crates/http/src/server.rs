@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex as ServiceLock;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -39,7 +41,7 @@ use crate::signing::{Access, UrlRefusal};
 /// Everything a request handler needs.
 pub struct Shared {
     /// The tournament service.
-    pub service: Mutex<Service<SqliteStore>>,
+    pub service: ServiceLock<Service<SqliteStore>>,
     /// Where rounds get their data.
     pub market: Box<dyn Market + Send + Sync>,
     /// The tournament's clock.
@@ -79,7 +81,7 @@ impl Shared {
         config: Config,
     ) -> Self {
         Self {
-            service: Mutex::new(service),
+            service: ServiceLock::new(service),
             market,
             clock,
             files,
@@ -132,10 +134,7 @@ impl Shared {
     ) -> T {
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let mut service = shared
-                .service
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut service = shared.service.lock();
             work(&shared, &mut service)
         })
         .await
@@ -273,22 +272,24 @@ async fn graphql_endpoint(
         max_depth: shared.config.max_query_depth,
         ..Limits::default()
     };
-    let (response, uploads) = shared
-        .with_service(move |shared, service| {
-            let (now, real_now) = shared.now();
-            let mut api = Api {
-                service,
-                now,
-                real_now,
-                files: &shared.files,
-                authorization: authorization.as_deref(),
-                uploads: Vec::new(),
-                clock: shared.clock,
-            };
-            let response = graphql::execute(&request, limits, &mut api);
-            (response, api.uploads)
-        })
-        .await;
+    let shared_request = Arc::clone(&shared);
+    let (response, uploads) = tokio::task::spawn_blocking(move || {
+        let shared = &*shared_request;
+        let (now, real_now) = shared.now();
+        let mut api = Api {
+            service: shared.service.lock(),
+            now,
+            real_now,
+            files: &shared.files,
+            authorization: authorization.as_deref(),
+            uploads: Vec::new(),
+            clock: shared.clock,
+        };
+        let response = graphql::execute(&request, limits, &mut api);
+        (response, api.uploads)
+    })
+    .await
+    .expect("a request task panicked");
     for accepted in uploads {
         shared.metrics.upload(accepted, started.elapsed());
     }

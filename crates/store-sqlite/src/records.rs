@@ -387,8 +387,9 @@ impl Records for SqliteStore {
     ) -> Result<(), StoreFailure> {
         self.transact("selecting a submission", |tx, count| {
             count()?;
+            // The latest upload received wins, whichever finished validating first.
             tx.execute(
-                "UPDATE submissions SET state = 'superseded' WHERE state = 'selected' AND id <> ?1 \
+                "UPDATE submissions SET state = 'superseded' WHERE state = 'selected' AND id < ?1 \
                  AND (model_id, tournament, round) = (SELECT model_id, tournament, round FROM submissions WHERE id = ?1)",
                 [id],
             )
@@ -396,7 +397,12 @@ impl Records for SqliteStore {
             count()?;
             let changed = tx
                 .execute(
-                    "UPDATE submissions SET state = 'selected', blob = ?2, ranks = ?3 WHERE id = ?1 AND state = 'received'",
+                    "UPDATE submissions SET blob = ?2, ranks = ?3, state = CASE WHEN EXISTS ( \
+                         SELECT 1 FROM submissions AS later WHERE later.state = 'selected' AND later.id > ?1 \
+                         AND (later.model_id, later.tournament, later.round) = \
+                             (SELECT model_id, tournament, round FROM submissions WHERE id = ?1)) \
+                     THEN 'superseded' ELSE 'selected' END \
+                     WHERE id = ?1 AND state = 'received'",
                     params![id, blob, ranks],
                 )
                 .map_err(failure("selecting a submission"))?;

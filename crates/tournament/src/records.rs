@@ -250,7 +250,8 @@ pub trait Records {
 
     /// Marks a `Received` upload valid and selected, with its blob and its ranks' blob: the
     /// model's selected submission in that round (if any) becomes `Superseded`, in the same
-    /// transaction.
+    /// transaction. The latest upload received wins: if a later one of the model's was
+    /// selected first (uploads validated concurrently), this one is `Superseded` at once.
     fn select_submission(
         &mut self,
         id: u64,

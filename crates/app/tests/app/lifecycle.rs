@@ -82,6 +82,26 @@ fn a_later_valid_upload_supersedes_the_selected_one() {
 }
 
 #[test]
+fn the_latest_upload_received_wins_when_checks_finish_out_of_order() {
+    let dir = scratch("out-of-order");
+    let mut service = service(&dir, 1);
+    let open = schedule(FIRST).open;
+    service.tick(market(), after(open, 1)).unwrap();
+    let ids = live_ids(&service, FIRST);
+    // A server checks uploads outside its lock: the later one may finish first.
+    let earlier = service.begin_upload(1, "a.csv", after(open, 2)).unwrap();
+    let later = service.begin_upload(1, "b.csv", after(open, 3)).unwrap();
+    let checked_later = later.check(&predictions(&ids, 2));
+    let later = service.finish_upload(later, checked_later).unwrap();
+    let checked_earlier = earlier.check(&predictions(&ids, 1));
+    let earlier = service.finish_upload(earlier, checked_earlier).unwrap();
+    assert_eq!(later.state, SubmissionState::Selected);
+    assert_eq!(earlier.state, SubmissionState::Superseded);
+    let later = service.ledger().store().submission(later.id).unwrap().unwrap();
+    assert_eq!(later.state, SubmissionState::Selected);
+}
+
+#[test]
 fn an_invalid_upload_is_rejected_with_its_reason_and_its_bytes_are_not_kept() {
     let dir = scratch("invalid");
     let mut service = service(&dir, 1);

@@ -1,0 +1,237 @@
+//! Upload throughput through the real API: clients upload 6,700-row CSV predictions for many
+//! models exactly as numerapi does (upload auth → PUT to the signed URL → create_submission),
+//! against a server on loopback with SQLite and a data directory, on the same machine.
+//!
+//! Each acknowledged upload is validated against the round's live ids, stored durably by its
+//! hash with its rank codes, and selected (superseding the model's previous upload).
+//!
+//! ```text
+//! cargo bench -p numerus-http --bench upload
+//! NUMERUS_BENCH_UPLOADS=3000 NUMERUS_BENCH_CLIENTS=8 NUMERUS_BENCH_MODELS=1000 cargo bench -p numerus-http --bench upload
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use numerus_app::market::Market;
+use numerus_app::{Definition, Error, Service};
+use numerus_frames::{Column, Table, Values, write_table};
+use numerus_http::client::Client;
+use numerus_http::files::Files;
+use numerus_http::signing::Signer;
+use numerus_http::{Clock, Config, Shared};
+use numerus_store_sqlite::SqliteStore;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const ROWS: usize = 6_700;
+
+/// A market that only makes live files: ROWS stocks with one feature.
+struct LiveOnly {
+    ids: Vec<String>,
+}
+
+impl Market for LiveOnly {
+    fn available_through(&self) -> Option<Date> {
+        Some(Date::constant(2100, 1, 1))
+    }
+
+    fn live(&self, date: Date, dir: &Path) -> Result<(), Error> {
+        let era = date.to_string();
+        let rows = self.ids.len();
+        let live = Table {
+            columns: vec![
+                Column {
+                    name: "id".into(),
+                    values: Values::Text(self.ids.clone()),
+                },
+                Column {
+                    name: "era".into(),
+                    values: Values::Text(vec![era; rows]),
+                },
+                Column {
+                    name: "data_type".into(),
+                    values: Values::Text(vec!["live".into(); rows]),
+                },
+                Column {
+                    name: "feature_a".into(),
+                    values: Values::Number((0..rows).map(|row| (row % 5) as f64).collect()),
+                },
+            ],
+        };
+        let preds = Table {
+            columns: vec![
+                Column {
+                    name: "id".into(),
+                    values: Values::Text(self.ids.clone()),
+                },
+                Column {
+                    name: "prediction".into(),
+                    values: Values::Number(
+                        (0..rows)
+                            .map(|row| (row as f64 + 0.5) / rows as f64)
+                            .collect(),
+                    ),
+                },
+            ],
+        };
+        write_table(&dir.join("live.parquet"), &live)?;
+        write_table(&dir.join("live_example_preds.parquet"), &preds)?;
+        Ok(())
+    }
+
+    fn targets(&self, _: Date, _: &Path) -> Result<(), Error> {
+        Err(Error::Market("the upload benchmark scores nothing".into()))
+    }
+}
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let uploads = setting("NUMERUS_BENCH_UPLOADS", 3_000);
+    let clients = setting("NUMERUS_BENCH_CLIENTS", 8);
+    let models = setting("NUMERUS_BENCH_MODELS", 1_000);
+    let dir = std::env::temp_dir().join(format!("numerus-upload-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let ids: Vec<String> = (0..ROWS)
+        .map(|i| format!("n{:015x}", rng.random::<u64>() ^ i as u64))
+        .collect();
+    let market = LiveOnly { ids: ids.clone() };
+    let definition = Definition::classic();
+    let store = SqliteStore::open(&dir.join("numerus.sqlite")).expect("the database");
+    let mut service = Service::new(definition.clone(), store, &dir).expect("the service");
+    let open = service
+        .calendar()
+        .round(definition.calendar.anchor.number)
+        .unwrap()
+        .open;
+    let now = open + SignedDuration::from_mins(1);
+    let (_, key) = service.create_account("bench", &[9; 64], now).unwrap();
+    let mut model_ids = Vec::new();
+    for index in 0..models {
+        model_ids.push(
+            service
+                .create_model("bench", &format!("bench_{index:05}"), now)
+                .unwrap(),
+        );
+    }
+    service.tick(&market, now).expect("the round opens");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        requests_per_second: 0,
+        tick_seconds: 3600.0,
+        ..Config::default()
+    };
+    let objects = object_store::local::LocalFileSystem::new_with_prefix(&dir).unwrap();
+    let files = Files::new(
+        Arc::new(objects),
+        &dir,
+        Signer::new([3; 32], 600),
+        base.clone(),
+        runtime.handle().clone(),
+        [4; 32],
+    );
+    // The tournament clock stands (almost) still one minute into the round's window.
+    let clock = Clock::Fast {
+        real_start: Timestamp::now(),
+        simulated_start: now,
+        day_seconds: 1e12,
+    };
+    let shared = Arc::new(Shared::new(service, Box::new(market), clock, files, config));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(numerus_http::serve(shared, listener, async {
+        let _ = stopped.await;
+    }));
+
+    // Distinct payloads, made before the clock starts.
+    let payloads: Vec<Vec<u8>> = (0..64)
+        .map(|seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut text = String::from("id,prediction\n");
+            for id in &ids {
+                text.push_str(&format!("{id},{:.6}\n", rng.random_range(0.001..0.999)));
+            }
+            text.into_bytes()
+        })
+        .collect();
+    let payloads = Arc::new(payloads);
+    let model_ids = Arc::new(model_ids);
+    let next = Arc::new(AtomicUsize::new(0));
+    eprintln!(
+        "{uploads} uploads of {ROWS} rows ({} KB each) by {clients} clients over {models} models",
+        payloads[0].len() / 1024
+    );
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (base, key_public, key_secret) =
+                (base.clone(), key.public_id.clone(), key.secret.clone());
+            let (payloads, model_ids, next) = (
+                Arc::clone(&payloads),
+                Arc::clone(&model_ids),
+                Arc::clone(&next),
+            );
+            std::thread::spawn(move || {
+                let client = Client::new(&base, Some((&key_public, &key_secret)));
+                let mut latencies = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= uploads {
+                        break;
+                    }
+                    let model = model_ids[index % model_ids.len()].to_string();
+                    let payload = &payloads[index % payloads.len()];
+                    let begin = Instant::now();
+                    client
+                        .upload_predictions(&model, "predictions.csv", payload)
+                        .expect("an accepted upload");
+                    latencies.push(begin.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    let _ = runtime.block_on(server);
+    latencies.sort();
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize)
+            .saturating_sub(1)
+            .min(latencies.len() - 1)]
+    };
+    println!(
+        "uploads {} in {:.2} s: {:.0} uploads/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
