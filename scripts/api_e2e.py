@@ -1030,6 +1030,63 @@ def check_unknown_field(s: Session) -> str:
 # ----- the run ----------------------------------------------------------------------------
 
 
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars", "--window-size=1200,900",
+]
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    raise Failed("no chromium on PATH; scripts/test installs Debian's `chromium` package")
+
+
+def browse(s: Session, path: str, *args: str) -> subprocess.CompletedProcess:
+    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=s.work))
+    return subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, f"{s.url}{path}"],
+        capture_output=True, timeout=90, check=False)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    expect(data[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def check_page(s: Session, path: str, *texts: str) -> str:
+    """Renders a page in headless Chromium: its DOM holds `texts`, and a screenshot of it is
+    a full-size, non-blank PNG (a blank page compresses to a few KB)."""
+    dom = browse(s, path, "--dump-dom").stdout.decode("utf-8", "replace")
+    for text in texts:
+        expect(text in dom, f"{path}: {text!r} is not on the rendered page")
+    shot = s.work / f"page{path.replace('/', '_') or '_home'}.png"
+    browse(s, path, f"--screenshot={shot}")
+    expect(shot.exists(), f"{path}: chromium wrote no screenshot")
+    data = shot.read_bytes()
+    expect(png_size(data) == (1200, 900), f"{path}: screenshot is {png_size(data)}, not 1200x900")
+    expect(len(data) > 20_000, f"{path}: the screenshot is nearly blank ({len(data)} bytes)")
+    return f"{len(data) // 1024} KB screenshot"
+
+
+def check_pages(s: Session) -> list[tuple[str, Callable[[], str]]]:
+    rounds = s.alice.get_competitions() if hasattr(s.alice, "get_competitions") else []
+    resolved = [r["number"] for r in rounds if r.get("resolvedGeneral")]
+    number = resolved[0] if resolved else current_round(s.alice)
+    leader = s.alice.get_leaderboard(limit=1)[0]["username"]
+    return [
+        ("/", lambda: check_page(s, "/", "Rounds", "RESOLVED")),
+        (f"/rounds/{number}", lambda: check_page(s, f"/rounds/{number}", f"Round {number}", "CORR")),
+        ("/leaderboard", lambda: check_page(s, "/leaderboard", "Model leaderboard", leader)),
+        ("/accounts", lambda: check_page(s, "/accounts", "Account leaderboard", "e2e_alice")),
+        (f"/models/{leader}", lambda: check_page(s, f"/models/{leader}", f"Model {leader}", "<svg", "polyline")),
+        ("/datasets", lambda: check_page(s, "/datasets", "train.parquet", "download")),
+        ("/supply", lambda: check_page(s, "/supply", "Treasury", "Burned by round")),
+    ]
+
+
 def run_checks(checks: Checks, s: Session) -> None:
     def run(name: str, methods: list[str], check: Callable[[], Any], **kwargs: str) -> None:
         checks.run(name, methods, check, **kwargs)
@@ -1113,6 +1170,11 @@ def run_checks(checks: Checks, s: Session) -> None:
         lambda: check_board(s.alice.get_leaderboard, "leaderboard"))
     run("get_account_leaderboard", ["get_account_leaderboard"],
         lambda: check_board(s.alice.get_account_leaderboard, "account leaderboard"))
+
+    pages: list[tuple[str, Callable[[], str]]] = []
+    run("web pages to render", [], lambda: pages.extend(check_pages(s)))
+    for path, check in pages:
+        run(f"web page {path} renders in headless Chromium", [], check)
 
 
 def parse_args() -> argparse.Namespace:
