@@ -163,10 +163,10 @@ impl Api<'_> {
     /// Refuses a tournament argument (under any of `names`) other than the server's.
     fn check_tournament(&self, args: &Args, names: &[&str]) -> Result<(), String> {
         for name in names {
-            if let Some(given) = args.int(name)? {
-                if given != i64::from(self.tournament()) {
-                    return Err(self.not_run(u32::try_from(given).unwrap_or(0)));
-                }
+            if let Some(given) = args.int(name)?
+                && given != i64::from(self.tournament())
+            {
+                return Err(self.not_run(u32::try_from(given).unwrap_or(0)));
             }
         }
         Ok(())
@@ -781,14 +781,12 @@ impl Api<'_> {
         for submission in self.visible_submissions(model.id.0)? {
             if let std::collections::btree_map::Entry::Vacant(entry) =
                 by_round.entry(submission.round)
-            {
-                if let Some(record) = self
+                && let Some(record) = self
                     .store()
                     .round_record(self.tournament(), submission.round)
                     .map_err(|error| error.to_string())?
-                {
-                    entry.insert((record, Vec::new()));
-                }
+            {
+                entry.insert((record, Vec::new()));
             }
         }
         let mut out = Vec::new();

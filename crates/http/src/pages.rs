@@ -275,8 +275,11 @@ async fn board(shared: Arc<Shared>, by: Option<String>, accounts: bool) -> Respo
     .await
 }
 
+/// One line of a chart: its label, its colour and its (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 /// An SVG line chart of series of (x, y) points, each with a colour and a label.
-fn chart(series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+fn chart(series: &[Series<'_>]) -> String {
     let (width, height, pad) = (720.0, 260.0, 36.0);
     let points: Vec<(f64, f64)> = series
         .iter()

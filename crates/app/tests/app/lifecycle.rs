@@ -97,7 +97,12 @@ fn the_latest_upload_received_wins_when_checks_finish_out_of_order() {
     let earlier = service.finish_upload(earlier, checked_earlier).unwrap();
     assert_eq!(later.state, SubmissionState::Selected);
     assert_eq!(earlier.state, SubmissionState::Superseded);
-    let later = service.ledger().store().submission(later.id).unwrap().unwrap();
+    let later = service
+        .ledger()
+        .store()
+        .submission(later.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(later.state, SubmissionState::Selected);
 }
 
