@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ledger::DATABASE_FILE;
 use crate::participants::{Family, Training, csv, percentile_ranks, predict};
+use crate::tournament::finish;
 
 /// The data directory's settings file.
 const SETTINGS_FILE: &str = "numerus.toml";
@@ -138,16 +139,6 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
         runtime.block_on(server.until_stopped())
     })();
     finish(result)
-}
-
-fn finish(result: anyhow::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
-        }
-    }
 }
 
 fn init_logs() {

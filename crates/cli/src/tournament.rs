@@ -172,7 +172,8 @@ pub struct LeaderboardArgs {
     season: Option<i16>,
 }
 
-fn finish(result: anyhow::Result<()>) -> ExitCode {
+/// Exit 0, or print the error with its causes and exit 2.
+pub(crate) fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -10,16 +10,13 @@
 //! NUMERUS_BENCH_UPLOADS=3000 NUMERUS_BENCH_CLIENTS=8 NUMERUS_BENCH_MODELS=1000 cargo bench -p numerus-http --bench upload
 //! ```
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use numerus_app::market::Market;
-use numerus_app::{Definition, Error, Service};
-use numerus_frames::{Column, Table, Values, write_table};
+use numerus_app::{Definition, Service};
 use numerus_http::client::Client;
 use numerus_http::files::Files;
 use numerus_http::signing::Signer;
@@ -30,64 +27,9 @@ use rand_chacha::ChaCha8Rng;
 
 const ROWS: usize = 6_700;
 
-/// A market that only makes live files: ROWS stocks with one feature.
-struct LiveOnly {
-    ids: Vec<String>,
-}
-
-impl Market for LiveOnly {
-    fn available_through(&self) -> Option<Date> {
-        Some(Date::constant(2100, 1, 1))
-    }
-
-    fn live(&self, date: Date, dir: &Path) -> Result<(), Error> {
-        let era = date.to_string();
-        let rows = self.ids.len();
-        let live = Table {
-            columns: vec![
-                Column {
-                    name: "id".into(),
-                    values: Values::Text(self.ids.clone()),
-                },
-                Column {
-                    name: "era".into(),
-                    values: Values::Text(vec![era; rows]),
-                },
-                Column {
-                    name: "data_type".into(),
-                    values: Values::Text(vec!["live".into(); rows]),
-                },
-                Column {
-                    name: "feature_a".into(),
-                    values: Values::Number((0..rows).map(|row| (row % 5) as f64).collect()),
-                },
-            ],
-        };
-        let preds = Table {
-            columns: vec![
-                Column {
-                    name: "id".into(),
-                    values: Values::Text(self.ids.clone()),
-                },
-                Column {
-                    name: "prediction".into(),
-                    values: Values::Number(
-                        (0..rows)
-                            .map(|row| (row as f64 + 0.5) / rows as f64)
-                            .collect(),
-                    ),
-                },
-            ],
-        };
-        write_table(&dir.join("live.parquet"), &live)?;
-        write_table(&dir.join("live_example_preds.parquet"), &preds)?;
-        Ok(())
-    }
-
-    fn targets(&self, _: Date, _: &Path) -> Result<(), Error> {
-        Err(Error::Market("the upload benchmark scores nothing".into()))
-    }
-}
+#[path = "../tests/http/live_only.rs"]
+mod live_only;
+use live_only::LiveOnly;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -108,7 +50,10 @@ fn main() {
     let ids: Vec<String> = (0..ROWS)
         .map(|i| format!("n{:015x}", rng.random::<u64>() ^ i as u64))
         .collect();
-    let market = LiveOnly { ids: ids.clone() };
+    let market = LiveOnly {
+        ids: ids.clone(),
+        through: Date::constant(2100, 1, 1),
+    };
     let definition = Definition::classic();
     let store = SqliteStore::open(&dir.join("numerus.sqlite")).expect("the database");
     let mut service = Service::new(definition.clone(), store, &dir).expect("the service");

@@ -304,8 +304,37 @@ struct Signed {
     signature: String,
 }
 
-fn refused(refusal: &UrlRefusal) -> Response {
-    (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response()
+impl Shared {
+    /// Checks a request for a signed link: within the client's rate, with a valid, unexpired
+    /// signature for `access` to `object`. `None` admits it; otherwise the answer (429 or 403).
+    fn refuse_link(
+        &self,
+        client: SocketAddr,
+        route: &str,
+        access: Access,
+        object: &str,
+        signed: &Signed,
+    ) -> Option<Response> {
+        if !self.admit(client.ip()) {
+            self.metrics.request(route, 429);
+            return Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many requests; slow down\n",
+                )
+                    .into_response(),
+            );
+        }
+        let (_, real_now) = self.now();
+        self.files
+            .signer
+            .check(access, object, signed.expires, &signed.signature, real_now)
+            .err()
+            .map(|refusal: UrlRefusal| {
+                self.metrics.request(route, 403);
+                (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response()
+            })
+    }
 }
 
 fn parse_range(value: &str) -> Option<GetRange> {
@@ -331,24 +360,8 @@ async fn download(
     Query(signed): Query<Signed>,
     headers: HeaderMap,
 ) -> Response {
-    if !shared.admit(client.ip()) {
-        shared.metrics.request("download", 429);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests; slow down\n",
-        )
-            .into_response();
-    }
-    let (_, real_now) = shared.now();
-    if let Err(refusal) = shared.files.signer.check(
-        Access::Read,
-        &object,
-        signed.expires,
-        &signed.signature,
-        real_now,
-    ) {
-        shared.metrics.request("download", 403);
-        return refused(&refusal);
+    if let Some(refused) = shared.refuse_link(client, "download", Access::Read, &object, &signed) {
+        return refused;
     }
     let range = match headers
         .get(header::RANGE)
@@ -425,24 +438,8 @@ async fn upload(
     Query(signed): Query<Signed>,
     body: Bytes,
 ) -> Response {
-    if !shared.admit(client.ip()) {
-        shared.metrics.request("upload", 429);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests; slow down\n",
-        )
-            .into_response();
-    }
-    let (_, real_now) = shared.now();
-    if let Err(refusal) = shared.files.signer.check(
-        Access::Write,
-        &object,
-        signed.expires,
-        &signed.signature,
-        real_now,
-    ) {
-        shared.metrics.request("upload", 403);
-        return refused(&refusal);
+    if let Some(refused) = shared.refuse_link(client, "upload", Access::Write, &object, &signed) {
+        return refused;
     }
     if !object.starts_with("uploads/") {
         shared.metrics.request("upload", 403);

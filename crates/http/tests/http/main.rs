@@ -2,14 +2,11 @@
 //! makes live files only: uploads, signed links, limits, authorization, pages and metrics.
 //! (numerapi itself drives the server in `scripts/api-e2e`.)
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use numerus_app::market::Market;
-use numerus_app::{Definition, Error, Service};
-use numerus_frames::{Column, Table, Values, write_table};
+use numerus_app::{Definition, Service};
 use numerus_http::client::{Client, ClientError};
 use numerus_http::files::Files;
 use numerus_http::signing::Signer;
@@ -19,63 +16,8 @@ use serde_json::{Value, json};
 
 const ROWS: usize = 200;
 
-/// Live files for every date up to `through`; no targets.
-struct LiveOnly {
-    ids: Vec<String>,
-    through: Date,
-}
-
-impl Market for LiveOnly {
-    fn available_through(&self) -> Option<Date> {
-        Some(self.through)
-    }
-
-    fn live(&self, date: Date, dir: &Path) -> Result<(), Error> {
-        let rows = self.ids.len();
-        let text = |values: Vec<String>| Values::Text(values);
-        let live = Table {
-            columns: vec![
-                Column {
-                    name: "id".into(),
-                    values: text(self.ids.clone()),
-                },
-                Column {
-                    name: "era".into(),
-                    values: text(vec![date.to_string(); rows]),
-                },
-                Column {
-                    name: "data_type".into(),
-                    values: text(vec!["live".into(); rows]),
-                },
-                Column {
-                    name: "feature_a".into(),
-                    values: Values::Number((0..rows).map(|row| (row % 5) as f64).collect()),
-                },
-            ],
-        };
-        let preds = Table {
-            columns: vec![
-                Column {
-                    name: "id".into(),
-                    values: text(self.ids.clone()),
-                },
-                Column {
-                    name: "prediction".into(),
-                    values: Values::Number(
-                        (0..rows).map(|r| (r as f64 + 0.5) / rows as f64).collect(),
-                    ),
-                },
-            ],
-        };
-        write_table(&dir.join("live.parquet"), &live)?;
-        write_table(&dir.join("live_example_preds.parquet"), &preds)?;
-        Ok(())
-    }
-
-    fn targets(&self, _: Date, _: &Path) -> Result<(), Error> {
-        Err(Error::Market("this market has no targets".into()))
-    }
-}
+mod live_only;
+use live_only::LiveOnly;
 
 struct Server {
     base: String,
