@@ -48,9 +48,19 @@ enum Command {
     /// Run the numerapi-compatible server on a data directory: GraphQL at /, signed file
     /// links, web pages, /metrics, and the scheduler that opens, scores and resolves rounds.
     ///
-    /// Settings come from DIR/numerus.toml ([server], [clock], [market]; see the docs of
-    /// numerus_http::config), then NUMERUS_<SETTING> environment variables, then the flags.
-    /// Logs go to stderr (RUST_LOG=debug for more).
+    /// Settings come from DIR/numerus.toml, then NUMERUS_<SETTING> environment variables
+    /// (e.g. NUMERUS_MAX_UPLOAD_BYTES), then the flags:
+    ///
+    ///   [server]  addr ("127.0.0.1:5000"), public_url (http://ADDR), signed_url_seconds (3600),
+    ///             max_upload_bytes (104857600), max_request_bytes (1048576),
+    ///             requests_per_second (50 per client; 0 = off), request_burst (200),
+    ///             max_query_depth (8), tick_seconds (1.0)
+    ///   [clock]   kind = "wall", or kind = "fast" with real_start, simulated_start, day_seconds
+    ///   [market]  kind = "synthetic" with seed, or kind = "dataset" with panel, recipe, key
+    ///             (the files `numerus data build` wrote) and min_stocks (50)
+    ///
+    /// `numerus demo` writes a complete example. Logs go to stderr (RUST_LOG=debug for more).
+    #[command(verbatim_doc_comment)]
     Serve(serve::ServeArgs),
     /// Start a complete, living tournament on this machine: a synthetic market and dataset,
     /// the server on an accelerated clock, and built-in participants that download, train,

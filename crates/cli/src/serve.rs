@@ -37,7 +37,7 @@ use numerus_app::market::{DatasetMarket, Market, SyntheticSpec, open_synthetic, 
 use numerus_app::{Definition, Service};
 use numerus_dataset::ids::IdKey;
 use numerus_frames::{ReadOptions, read_table};
-use numerus_http::client::Client;
+use numerus_http::client::{Client, ClientError};
 use numerus_http::files::Files;
 use numerus_http::signing::Signer;
 use numerus_http::{Clock, Config, Shared};
@@ -638,8 +638,17 @@ fn run_participant(
             );
             Ok(())
         })();
-        if let Err(error) = step {
-            tracing::warn!(participant = participant.account, "{error:#}");
+        match step {
+            Ok(()) => {}
+            // Refusals (no round open yet, a round closing under it) are part of the game.
+            Err(error)
+                if error
+                    .downcast_ref::<ClientError>()
+                    .is_some_and(|e| matches!(e, ClientError::Api(_))) =>
+            {
+                tracing::debug!(participant = participant.account, "{error:#}");
+            }
+            Err(error) => tracing::warn!(participant = participant.account, "{error:#}"),
         }
         std::thread::sleep(pause);
     }
