@@ -48,14 +48,45 @@ impl BlobDir {
             return Ok(id);
         }
         let dir = path.parent().expect("a blob has a directory");
-        fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+            sync_directory(&self.root)?;
+        }
         let temporary = dir.join(format!(".{id}.partial"));
         let mut file = File::create(&temporary).map_err(Error::io("create", &temporary))?;
         file.write_all(bytes)
             .map_err(Error::io("write", &temporary))?;
         file.sync_all().map_err(Error::io("sync", &temporary))?;
         fs::rename(&temporary, &path).map_err(Error::io("rename", &temporary))?;
+        // The rename is durable only once the directory is: a record naming this blob may be
+        // committed right after, and must never outlive it through a power loss.
+        sync_directory(dir)?;
         Ok(id)
+    }
+
+    /// Removes the temporary files of writes a crash interrupted; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn remove_partials(&self) -> Result<usize, Error> {
+        let mut removed = 0;
+        let Ok(shards) = fs::read_dir(&self.root) else {
+            return Ok(0);
+        };
+        for shard in shards.flatten() {
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".partial") {
+                    fs::remove_file(file.path()).map_err(Error::io("remove", &file.path()))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Stores the file at `path` (moved in) with its extension; returns the id.
@@ -89,4 +120,15 @@ impl BlobDir {
         }
         Ok(bytes)
     }
+}
+
+/// Makes a directory's entries (a rename, a new file) durable.
+fn sync_directory(dir: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(Error::io("sync", dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }

@@ -418,6 +418,35 @@ impl<S: Store + Records> Service<S> {
         Ok(ids)
     }
 
+    /// Cleans up after a process that stopped abruptly, before serving again: uploads it
+    /// received but never validated are rejected (their senders got no answer), and the
+    /// temporary files of interrupted writes are removed. Only for the one process that takes
+    /// uploads, when it starts. Returns the rejected uploads' ids.
+    ///
+    /// # Errors
+    /// The store's; [`Error::Io`].
+    pub fn recover(&mut self) -> Result<Vec<u64>, Error> {
+        let interrupted = self.store().overdue_submissions(Timestamp::MAX)?;
+        for upload in &interrupted {
+            self.ledger.store_mut().reject_submission(
+                upload.id,
+                "the server stopped before this upload was validated; upload it again",
+            )?;
+        }
+        self.blobs.remove_partials()?;
+        if let Ok(entries) = fs::read_dir(&self.scratch) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+            }
+        }
+        Ok(interrupted.into_iter().map(|upload| upload.id).collect())
+    }
+
     // ----- the scheduler ----------------------------------------------------------------
 
     /// Does everything due at `now`: rejects uploads stuck past their deadline, opens the

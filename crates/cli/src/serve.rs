@@ -222,7 +222,14 @@ fn start(
     let definition = definition_of(dir)?;
     let store =
         SqliteStore::open(&database).with_context(|| format!("opening {}", database.display()))?;
-    let service = Service::new(definition, store, dir)?;
+    let mut service = Service::new(definition, store, dir)?;
+    let interrupted = service.recover()?;
+    if !interrupted.is_empty() {
+        tracing::warn!(
+            uploads = ?interrupted,
+            "uploads the last run received but never validated are rejected (their senders got no answer)"
+        );
+    }
     let market: Box<dyn Market + Send + Sync> = match &settings.market {
         MarketSettings::Synthetic { seed } => Box::new(open_synthetic(dir, *seed)?),
         MarketSettings::Dataset {
@@ -250,6 +257,12 @@ fn start(
         runtime.handle().clone(),
         nonce_key,
     );
+    let swept = files
+        .sweep_staged(Timestamp::now(), config.signed_url_seconds)
+        .context("removing expired staged uploads")?;
+    if swept > 0 {
+        tracing::info!(swept, "removed staged uploads whose links expired");
+    }
     let shared = Arc::new(Shared::new(service, market, settings.clock, files, config));
     tracing::info!(%base_url, data_dir = %dir.display(), "serving");
     let task = runtime.spawn(numerus_http::serve(shared, listener, shutdown_signal()));

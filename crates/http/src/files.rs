@@ -241,6 +241,37 @@ impl Files {
             .map(|_| ())
     }
 
+    /// Removes staged uploads older than a link's lifetime at real time `now`: their links
+    /// have expired and no `create_submission` can take them any more (the bytes of a server
+    /// that died between a PUT and its create). Returns how many.
+    ///
+    /// # Errors
+    /// The object store's.
+    pub fn sweep_staged(
+        &self,
+        now: Timestamp,
+        lifetime_seconds: u64,
+    ) -> Result<usize, object_store::Error> {
+        use futures_util::TryStreamExt;
+        let cutoff = now
+            .as_second()
+            .saturating_sub(i64::try_from(lifetime_seconds).unwrap_or(i64::MAX));
+        self.runtime.block_on(async {
+            let prefix = ObjectPath::from("uploads");
+            let stale: Vec<ObjectPath> = self
+                .objects
+                .list(Some(&prefix))
+                .try_filter(|meta| std::future::ready(meta.last_modified.timestamp() < cutoff))
+                .map_ok(|meta| meta.location)
+                .try_collect()
+                .await?;
+            for path in &stale {
+                self.objects.delete(path).await?;
+            }
+            Ok(stale.len())
+        })
+    }
+
     /// Removes upload object `object` (it has been taken into the service).
     pub fn unstage(&self, object: &str) {
         let path = ObjectPath::from(object);

@@ -107,6 +107,37 @@ fn the_latest_upload_received_wins_when_checks_finish_out_of_order() {
 }
 
 #[test]
+fn a_restart_rejects_uploads_never_validated_and_removes_interrupted_writes() {
+    let dir = scratch("recover");
+    let mut service = service(&dir, 1);
+    let open = schedule(FIRST).open;
+    service.tick(market(), after(open, 1)).unwrap();
+    let ids = live_ids(&service, FIRST);
+    let taken = service
+        .upload(1, "a.csv", &predictions(&ids, 1), after(open, 2))
+        .unwrap();
+    // The process dies between recording an upload and validating it, and mid-write.
+    let interrupted = service.begin_upload(1, "b.csv", after(open, 3)).unwrap();
+    let shard = dir.join("blobs").join("ab");
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::write(shard.join(".abcdef.csv.partial"), b"half a fi").unwrap();
+    drop(service);
+
+    let mut service = crate::service_at(&dir);
+    assert_eq!(service.recover().unwrap(), [interrupted.id]);
+    let store = service.ledger().store();
+    let record = store.submission(interrupted.id).unwrap().unwrap();
+    assert_eq!(record.state, SubmissionState::Rejected);
+    assert!(record.reason.unwrap().contains("upload it again"));
+    assert_eq!(
+        store.submission(taken.id).unwrap().unwrap().state,
+        SubmissionState::Selected
+    );
+    assert!(!shard.join(".abcdef.csv.partial").exists());
+    assert_eq!(service.recover().unwrap(), Vec::<u64>::new());
+}
+
+#[test]
 fn an_invalid_upload_is_rejected_with_its_reason_and_its_bytes_are_not_kept() {
     let dir = scratch("invalid");
     let mut service = service(&dir, 1);

@@ -60,6 +60,12 @@ pub fn schedule(number: u32) -> Schedule {
     calendar().round(number).unwrap()
 }
 
+/// The service of an existing data dir (a restarted process).
+pub fn service_at(dir: &Path) -> Service<SqliteStore> {
+    let store = SqliteStore::open(&dir.join("numerus.sqlite")).unwrap();
+    Service::new(Definition::classic(), store, dir).unwrap()
+}
+
 /// A service in a fresh data dir with `models` models (ids 1..), each of its own account with
 /// 1,000 NMR deposited and 100 staked.
 pub fn service(dir: &Path, models: usize) -> Service<SqliteStore> {
