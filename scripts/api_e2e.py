@@ -46,7 +46,7 @@ SCORE_TIMEOUT = 240
 LEADERBOARD_TIMEOUT = 240
 OPEN_ROUND_WAIT = 60  # a simulated weekend lasts 8 s
 SIGNED_URL_SECONDS = 20
-OVERSIZED_UPLOAD = 300 * 2**20  # the server's default limit is 100 MiB
+OVERSIZED_UPLOAD = 2**30  # 1 GiB; the server's default limit is 100 MiB
 ACCOUNTS = {"e2e_alice": ["alice_one", "alice_two"], "e2e_bob": ["bob_one"]}
 ALICE, BOB = "e2e_alice", "e2e_bob"
 
@@ -1152,7 +1152,7 @@ def run_checks(checks: Checks, s: Session) -> None:
         lambda: check_rejected_upload(s, "columns.csv", lambda: wrong_columns_csv(s), "pred"))
     run("upload with a NaN prediction rejected", raw,
         lambda: check_rejected_upload(s, "nan.csv", lambda: nan_csv(s), "nan"))
-    run("300 MB PUT refused with 413", raw, lambda: check_oversized_put(s))
+    run("1 GiB PUT refused with 413", raw, lambda: check_oversized_put(s))
     run("tampered upload URL refused with 403", raw, lambda: check_tampered_url(s))
     run("malformed GraphQL answered with errors", [], lambda: check_malformed_graphql(s))
     run("unknown field named in the error", raw, lambda: check_unknown_field(s))
