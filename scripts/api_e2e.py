@@ -21,8 +21,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,9 +37,10 @@ import pandas as pd
 import requests
 from numerapi import base_api
 
+from demo_server import DemoServer
+
 TOURNAMENT = 8
 FIRST_ROUND = 1175
-READY_TIMEOUT = 180
 SCORE_TIMEOUT = 240
 LEADERBOARD_TIMEOUT = 240
 OPEN_ROUND_WAIT = 60  # a simulated weekend lasts 8 s
@@ -197,75 +196,6 @@ def poll(what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], deadl
 
 
 # ----- the server and the CLI -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`numerus demo` as a subprocess, its output in a log file."""
-
-    def __init__(self, numerus: Path, data_dir: Path, log_path: Path) -> None:
-        self.numerus, self.data_dir, self.log_path = numerus, data_dir, log_path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = None
-
-    def start(self) -> None:
-        env = dict(os.environ, NUMERUS_SIGNED_URL_SECONDS=str(SIGNED_URL_SECONDS))
-        command = [
-            str(self.numerus), "demo",
-            "--data-dir", str(self.data_dir),
-            "--addr", f"127.0.0.1:{self.port}",
-            "--seed", "5",
-            "--day-seconds", "4",
-            "--participants", "3",
-        ]
-        self.log = open(self.log_path, "wb")
-        # Its own session: a Ctrl-C reaches only this script, which then stops the server.
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-
-    def wait_ready(self) -> str:
-        started = time.monotonic()
-        while True:
-            code = self.proc.poll()
-            expect(code is None, f"numerus demo exited with status {code} before /health answered")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return f"ready after {time.monotonic() - started:.0f} s on {self.url}"
-            expect(
-                time.monotonic() - started < READY_TIMEOUT,
-                f"GET /health did not answer 200 within {READY_TIMEOUT} s",
-            )
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.log is not None:
-            self.log.close()
-
-    def tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
-            return "(no server log)"
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
 
 
 def cli(numerus: Path, *args: str) -> str:
@@ -1206,14 +1136,15 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="numerus-api-e2e-"))
     work = tmp / "work"
     work.mkdir()
-    server = Server(numerus, tmp / "data", tmp / "server.log")
+    server = DemoServer(numerus, tmp / "data", tmp, seed=5, day_seconds=4, participants=3,
+                        env={"NUMERUS_SIGNED_URL_SECONDS": str(SIGNED_URL_SECONDS)})
     base_api.API_TOURNAMENT_URL = server.url
     session = Session(numerus=numerus, data_dir=server.data_dir, work=work, url=server.url)
     checks = Checks()
     started = time.monotonic()
     try:
         ready = checks.run("numerus demo answers /health", [],
-                           lambda: server.start() or server.wait_ready())
+                           lambda: server.start() or f"ready after {server.wait_ready():.0f} s on {server.url}")
         if ready and checks.run("CLI: accounts and models", [], lambda: setup_accounts(session)):
             run_checks(checks, session)
     except KeyboardInterrupt:

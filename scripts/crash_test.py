@@ -30,16 +30,11 @@ Under 2 minutes.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import hashlib
 import logging
-import os
 import random
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -56,8 +51,9 @@ import pandas as pd
 import requests
 from numerapi import base_api
 
+from demo_server import DemoServer
+
 TOURNAMENT = 8
-READY_TIMEOUT = 180
 SIGNED_URL_SECONDS = 600
 ACCOUNT = "crash"
 MODELS = [f"crash_{index:02}" for index in range(12)]
@@ -123,91 +119,6 @@ class Checks:
 
 
 # ----- the server -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`numerus demo` as a subprocess in its own process group, its output in a log file."""
-
-    def __init__(self, numerus: Path, data_dir: Path, log_dir: Path) -> None:
-        self.numerus, self.data_dir, self.log_dir = numerus, data_dir, log_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = None
-        self.log_path: Path | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        self.log_path = self.log_dir / f"server-{self.starts}.log"
-        # No per-client request limit: the burst is ~1000 requests/s from one address, and a
-        # throttled request is not what this test is about.
-        env = dict(os.environ, NUMERUS_SIGNED_URL_SECONDS=str(SIGNED_URL_SECONDS),
-                   NUMERUS_REQUESTS_PER_SECOND="0")
-        command = [
-            str(self.numerus), "demo",
-            "--data-dir", str(self.data_dir),
-            "--addr", f"127.0.0.1:{self.port}",
-            "--seed", "3",
-            "--day-seconds", "600",
-            "--participants", "0",
-        ]
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-
-    def wait_ready(self) -> float:
-        started = time.monotonic()
-        while True:
-            code = self.proc.poll()
-            expect(code is None, f"numerus demo exited with status {code} before /health answered;"
-                                 f" log:\n{self.tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return time.monotonic() - started
-            expect(time.monotonic() - started < READY_TIMEOUT,
-                   f"GET /health did not answer 200 within {READY_TIMEOUT} s")
-            time.sleep(0.25)
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group, as a crash or `kill -9` would."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
-        self.log = None
-
-    def stop(self) -> int | None:
-        code = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                print("note: the server did not stop within 15 s of SIGTERM; killing it", flush=True)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-        return code
-
-    def tail(self, lines: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "(no server log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def cli(numerus: Path, *args: str) -> str:
@@ -408,7 +319,11 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="numerus-crash-"))
     data_dir = work / "data"
-    server = Server(numerus, data_dir, work)
+    # No per-client request limit: the burst is ~1000 requests/s from one address, and a
+    # throttled request is not what this test is about.
+    server = DemoServer(numerus, data_dir, work, seed=3, day_seconds=600, participants=0,
+                        env={"NUMERUS_SIGNED_URL_SECONDS": str(SIGNED_URL_SECONDS),
+                             "NUMERUS_REQUESTS_PER_SECOND": "0"})
     checks = Checks()
     started = time.monotonic()
     try:
@@ -438,7 +353,7 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, seed: int, numerus: Path, work: Path, data_dir: Path,
-        server: Server, checks: Checks) -> None:
+        server: DemoServer, checks: Checks) -> None:
     database = data_dir / "numerus.sqlite"
 
     # 1. The server, the account and models, the live ids and the payloads.

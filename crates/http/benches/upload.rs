@@ -14,22 +14,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use jiff::SignedDuration;
 use jiff::civil::Date;
-use jiff::{SignedDuration, Timestamp};
 use numerus_app::{Definition, Service};
+use numerus_http::Config;
 use numerus_http::client::Client;
-use numerus_http::files::Files;
-use numerus_http::signing::Signer;
-use numerus_http::{Clock, Config, Shared};
 use numerus_store_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const ROWS: usize = 6_700;
 
-#[path = "../tests/http/live_only.rs"]
-mod live_only;
-use live_only::LiveOnly;
+#[path = "../tests/http/support.rs"]
+mod support;
+use support::{LiveOnly, serve_locally};
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -78,35 +76,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let config = Config {
         requests_per_second: 0,
         tick_seconds: 3600.0,
         ..Config::default()
     };
-    let objects = object_store::local::LocalFileSystem::new_with_prefix(&dir).unwrap();
-    let files = Files::new(
-        Arc::new(objects),
-        &dir,
-        Signer::new([3; 32], 600),
-        base.clone(),
-        runtime.handle().clone(),
-        [4; 32],
-    );
-    // The tournament clock stands (almost) still one minute into the round's window.
-    let clock = Clock::Fast {
-        real_start: Timestamp::now(),
-        simulated_start: now,
-        day_seconds: 1e12,
-    };
-    let shared = Arc::new(Shared::new(service, Box::new(market), clock, files, config));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(numerus_http::serve(shared, listener, async {
-        let _ = stopped.await;
-    }));
+    // The tournament clock stands still one minute into the round's window.
+    let (base, stop, server) = serve_locally(&runtime, &dir, service, market, now, config);
 
     // Distinct payloads, made before the clock starts.
     let payloads: Vec<Vec<u8>> = (0..64)

@@ -3,21 +3,18 @@
 //! (numerapi itself drives the server in `scripts/api-e2e`.)
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use numerus_app::{Definition, Service};
+use numerus_http::Config;
 use numerus_http::client::{Client, ClientError};
-use numerus_http::files::Files;
-use numerus_http::signing::Signer;
-use numerus_http::{Clock, Config, Shared};
 use numerus_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 const ROWS: usize = 200;
 
-mod live_only;
-use live_only::LiveOnly;
+mod support;
+use support::{LiveOnly, serve_locally};
 
 struct Server {
     base: String,
@@ -86,30 +83,7 @@ fn start(name: &str, at: At, config: Config) -> Server {
         .enable_all()
         .build()
         .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let objects = object_store::local::LocalFileSystem::new_with_prefix(&dir).unwrap();
-    let files = Files::new(
-        Arc::new(objects),
-        &dir,
-        Signer::new([5; 32], config.signed_url_seconds),
-        base.clone(),
-        runtime.handle().clone(),
-        [6; 32],
-    );
-    // A clock that stands still at `now` (a day lasts a trillion real seconds).
-    let clock = Clock::Fast {
-        real_start: Timestamp::now(),
-        simulated_start: now,
-        day_seconds: 1e12,
-    };
-    let shared = Arc::new(Shared::new(service, Box::new(market), clock, files, config));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(numerus_http::serve(shared, listener, async {
-        let _ = stopped.await;
-    }));
+    let (base, stop, _) = serve_locally(&runtime, &dir, service, market, now, config);
     Server {
         base,
         dir,

@@ -1,12 +1,60 @@
-//! A market that makes live files only (the given ids, one feature) and no targets: enough
-//! for uploads, which is what the server tests and the upload benchmark exercise.
+//! What the server tests and the upload benchmark share: a market that makes live files only
+//! (the given ids, one feature; no targets — enough for uploads), and a server started on a
+//! runtime with its tournament clock standing still.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
-use numerus_app::Error;
 use numerus_app::market::Market;
+use numerus_app::{Error, Service};
 use numerus_frames::{Column, Table, Values, write_table};
+use numerus_http::files::Files;
+use numerus_http::signing::Signer;
+use numerus_http::{Clock, Config, Shared};
+use numerus_store_sqlite::SqliteStore;
+
+/// Serves `service` over data directory `dir` on a loopback port of `runtime`, the tournament
+/// clock standing at `now` (a day lasts a trillion real seconds); returns the base URL, and
+/// the sender that stops the server and the task to await.
+pub fn serve_locally(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    service: Service<SqliteStore>,
+    market: LiveOnly,
+    now: Timestamp,
+    config: Config,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let objects = object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap();
+    let files = Files::new(
+        Arc::new(objects),
+        dir,
+        Signer::new([5; 32], config.signed_url_seconds),
+        base.clone(),
+        runtime.handle().clone(),
+        [6; 32],
+    );
+    let clock = Clock::Fast {
+        real_start: Timestamp::now(),
+        simulated_start: now,
+        day_seconds: 1e12,
+    };
+    let shared = Arc::new(Shared::new(service, Box::new(market), clock, files, config));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = runtime.spawn(numerus_http::serve(shared, listener, async {
+        let _ = stopped.await;
+    }));
+    (base, stop, task)
+}
 
 /// Live files for every date up to `through`; no targets.
 pub struct LiveOnly {
