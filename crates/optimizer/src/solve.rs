@@ -261,7 +261,7 @@ pub fn solve(problem: &Problem, constraints: &Constraints) -> Result<Portfolio, 
         weights,
         objective: if solved { solution.obj_val } else { 0.0 },
         iterations: solution.iterations,
-        at_zero: (0..2 * n).map(|j| active_row(j)).collect(),
+        at_zero: (0..2 * n).map(&active_row).collect(),
         at_cap: (0..2 * n).map(|j| active_row(2 * n + j)).collect(),
         active: general
             .iter()
