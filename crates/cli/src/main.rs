@@ -1,6 +1,7 @@
 //! `numerus`: the one binary of the Numerus tournament platform.
 
 mod data;
+mod fund;
 mod ledger;
 mod participants;
 mod sample;
@@ -66,6 +67,9 @@ enum Command {
     /// the server on an accelerated clock, and built-in participants that download, train,
     /// upload and stake through the API. Prints the URL and how to join with numerapi.
     Demo(serve::DemoArgs),
+    /// The fund: solve the portfolio of a signal under risk constraints, and compute each
+    /// model's True Contribution (TC) through the optimizer.
+    Fund(fund::FundArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Leaderboard(args) => tournament::leaderboard(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Demo(args) => serve::demo(&args),
+        Command::Fund(args) => fund::run(&args),
         Command::Data(args) => data::run(args),
         Command::Submission(args) => submission::run(&args),
         Command::Sample(args) => match sample::run(&args) {

@@ -1,6 +1,7 @@
 //! `numerus` from the outside: real processes, real files.
 
 mod data;
+mod fund;
 mod tournament;
 
 use std::path::{Path, PathBuf};
