@@ -1014,6 +1014,7 @@ def check_pages(s: Session) -> list[tuple[str, Callable[[], str]]]:
         (f"/models/{leader}", lambda: check_page(s, f"/models/{leader}", f"Model {leader}", "<svg", "polyline")),
         ("/datasets", lambda: check_page(s, "/datasets", "train.parquet", "download")),
         ("/supply", lambda: check_page(s, "/supply", "Treasury", "Burned by round")),
+        ("/fund", lambda: check_page(s, "/fund", "Cumulative return", "Sharpe", "solved")),
     ]
 
 

@@ -52,6 +52,10 @@ pub struct Definition {
     pub calendar: CalendarRule,
     /// How rounds pay (copied into each round when it opens).
     pub payout: PayoutConfig,
+    /// The fund: a portfolio per round from its meta model, its returns, and each staked
+    /// model's TC at resolution. Absent: no fund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fund: Option<crate::fund::FundConfig>,
 }
 
 impl Definition {
@@ -74,6 +78,7 @@ impl Definition {
                 clip: rate("0.05"),
                 stake_threshold: Nmr::from_whole(72_000),
             },
+            fund: None,
         }
     }
 
@@ -107,11 +112,19 @@ impl Definition {
             .validate()
             .map_err(|error| Error::Definition(error.to_string()))?;
         for name in self.payout.multipliers.keys() {
+            if name == "tc" && self.fund.is_some() {
+                continue;
+            }
             if !DAILY_SCORES.contains(&name.as_str()) {
                 return Err(Error::Definition(format!(
-                    "the payout names a score `{name}`, which is not computed daily; use one of {DAILY_SCORES:?}"
+                    "the payout names a score `{name}`, which is not computed daily; use one of {DAILY_SCORES:?} (or `tc` with a [fund] table)"
                 )));
             }
+        }
+        if let Some(fund) = &self.fund {
+            fund.constraints
+                .check()
+                .map_err(|error| Error::Definition(format!("[fund.constraints] {error}")))?;
         }
         if self.upload_deadline_seconds <= 0 || self.job_deadline_seconds <= 0 {
             return Err(Error::Definition(
@@ -177,6 +190,32 @@ stake_threshold = "72000"
         let text = CLASSIC.replace("mmc = ", "tc = ");
         let error = Definition::from_toml(&text).unwrap_err().to_string();
         assert!(error.contains("`tc`"), "{error}");
+    }
+
+    #[test]
+    fn tc_can_be_paid_on_only_when_the_tournament_runs_a_fund() {
+        let mut definition = Definition::classic();
+        definition
+            .payout
+            .multipliers
+            .insert("tc".into(), "1.0".parse().unwrap());
+        let error = definition.check().unwrap_err().to_string();
+        assert!(error.contains("[fund]"), "{error}");
+        definition.fund = Some(crate::fund::FundConfig {
+            factors: 5,
+            constraints: numerus_optimizer::Constraints::default(),
+        });
+        definition.check().unwrap();
+        let text = definition.to_toml().unwrap();
+        assert_eq!(Definition::from_toml(&text).unwrap(), definition);
+        definition.fund.as_mut().unwrap().constraints.risk_aversion = 0.0;
+        assert!(
+            definition
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("risk_aversion")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod definition;
 mod error;
 pub mod export;
+pub mod fund;
 pub mod market;
 pub mod pack;
 pub mod service;

@@ -32,6 +32,7 @@ use rayon::prelude::*;
 
 use crate::blobs::BlobDir;
 use crate::definition::Definition;
+use crate::fund;
 use crate::market::Market;
 use crate::pack::{DayInputs, Entry, Pack, daily_scores, read_codes, round_scores, write_codes};
 use crate::{Error, tables};
@@ -687,6 +688,20 @@ impl<S: Store + Records> Service<S> {
                 tables::put_table(&self.blobs, &self.scratch, &table)?,
             );
         }
+        if let (Some(config), Some(meta)) = (self.definition.fund.clone(), &meta_model) {
+            let features = self.live_features(round)?;
+            let (weights, figures) = fund::portfolio(meta, &features, &config)?;
+            let table = fund::weights_table(&pack.ids, &weights);
+            round.blobs.insert(
+                "portfolio".into(),
+                tables::put_table(&self.blobs, &self.scratch, &table)?,
+            );
+            let json = serde_json::to_vec(&figures)
+                .map_err(|error| Error::Corrupt(format!("the fund's figures: {error}")))?;
+            round
+                .blobs
+                .insert("fund".into(), self.blobs.put(&json, "json")?);
+        }
         let scores = round_scores(&pack, meta_model.as_deref());
         let day_zero = score_rows(round.number, 0, &pack.entries, scores).collect();
         Ok((pack, day_zero))
@@ -764,6 +779,17 @@ impl<S: Store + Records> Service<S> {
             &pack.ids,
         )?;
         let inputs = self.day_inputs(round, &pack)?;
+        // On the final day, each staked model's TC through the round's portfolio.
+        let contributions = match &self.definition.fund {
+            Some(config)
+                if day as usize == schedule.scores.len()
+                    && round.blobs.contains_key("portfolio") =>
+            {
+                let features = self.live_features(round)?;
+                fund::contributions(&pack, &features, config, &target)?
+            }
+            _ => Vec::new(),
+        };
         let entries = pack.entries.clone();
         let values = daily_scores(
             pack,
@@ -775,6 +801,15 @@ impl<S: Store + Records> Service<S> {
             },
         );
         scores.extend(score_rows(round.number, day, &entries, values));
+        for (model, tc) in contributions {
+            if let Some(row) = scores
+                .iter_mut()
+                .find(|row| row.day == day && row.model == model)
+            {
+                row.values
+                    .insert("tc".into(), Some(tc).filter(|v| v.is_finite()));
+            }
+        }
         round.scored_days = day;
         round.phase = RoundPhase::Scoring;
         let state = (day == 1).then_some(SubmissionState::Scored);
@@ -800,6 +835,22 @@ impl<S: Store + Records> Service<S> {
         let _ = fs::remove_dir_all(&dir);
         self.targets.insert(date, id.clone());
         Ok(id)
+    }
+
+    /// The round's live features by name, in live-file order.
+    fn live_features(&self, round: &RoundRecord) -> Result<Vec<(String, Vec<f64>)>, Error> {
+        let live = tables::read_blob_table(&self.blobs, blob(round, "live")?, None)?;
+        Ok(live
+            .columns
+            .iter()
+            .filter(|column| column.name.starts_with("feature_"))
+            .filter_map(|column| {
+                column
+                    .values
+                    .as_numbers()
+                    .map(|values| (column.name.clone(), values.to_vec()))
+            })
+            .collect())
     }
 
     fn day_inputs(&self, round: &RoundRecord, pack: &Pack) -> Result<RoundInputs, Error> {

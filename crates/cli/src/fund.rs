@@ -50,6 +50,20 @@ enum FundCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// The fund in a tournament's data directory: each round's portfolio (status, positions,
+    /// gross, net) and its return through each scoring day, then the mean, spread, Sharpe
+    /// ratio and sum of resolved rounds' final returns.
+    Report {
+        /// The data directory (its tournament must have a [fund] table).
+        #[arg(long, default_value = "numerus-data")]
+        data_dir: PathBuf,
+        /// Rounds to show, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// True Contribution of each model: the meta model is built from the predictions
     /// (tie-kept ranks, gaussianized, stake-weighted), the portfolio solved, and each model's
     /// TC = S·∂(wᵀr)/∂stake written to FILE (model, stake, tc).
@@ -84,6 +98,11 @@ pub fn run(args: &FundArgs) -> ExitCode {
             config,
             out,
         } => run_solve(signal, exposures, config, out),
+        FundCommand::Report {
+            data_dir,
+            limit,
+            json,
+        } => report(data_dir, *limit, *json),
         FundCommand::Tc {
             predictions,
             stakes,
@@ -391,6 +410,56 @@ fn run_tc(
         portfolio.positions(),
         portfolio.gross(),
         out.display()
+    );
+    Ok(())
+}
+
+fn report(dir: &Path, limit: usize, json: bool) -> anyhow::Result<()> {
+    let database = dir.join(crate::ledger::DATABASE_FILE);
+    ensure!(
+        database.is_file(),
+        "no Numerus data at {}; pass --data-dir of a tournament's data directory",
+        dir.display()
+    );
+    let definition = crate::serve::definition_of(dir)?;
+    ensure!(
+        definition.fund.is_some(),
+        "the tournament in {} has no [fund] table in its tournament.toml, so it runs no fund (`numerus demo` makes one that does)",
+        dir.display()
+    );
+    let store = numerus_store_sqlite::SqliteStore::open(&database)?;
+    let service = numerus_app::Service::new(definition, store, dir)?;
+    let report = service.fund_report()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        " round  status               positions   gross     net   days   return (through last day)"
+    );
+    for round in report.rounds.iter().take(limit) {
+        println!(
+            "{:>6}  {:<20} {:>9} {:>7.4} {:>7.4} {:>6}   {}",
+            round.round,
+            round.solve.status,
+            round.solve.positions,
+            round.solve.gross,
+            round.solve.net,
+            round.returns.len(),
+            round
+                .returns
+                .last()
+                .map_or("-".to_owned(), |r| format!("{r:+.6}")),
+        );
+    }
+    let figure = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:+.6}"));
+    println!(
+        "resolved rounds: {}; mean return {}; std {}; Sharpe (per round) {}; cumulative {:+.6}",
+        report.resolved,
+        figure(report.mean),
+        figure(report.std),
+        report.sharpe.map_or("-".to_owned(), |v| format!("{v:.3}")),
+        report.cumulative
     );
     Ok(())
 }

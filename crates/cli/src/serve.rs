@@ -384,6 +384,20 @@ fn demo_definition() -> Definition {
     // real time, Classic's ten minutes would reap uploads while they are being validated.
     definition.upload_deadline_seconds = 6 * 3600;
     definition.job_deadline_seconds = 6 * 3600;
+    // The fund: a portfolio per round from the meta model, neutral to the first 10 features,
+    // with a penalty strong enough to keep positions off their caps (so TC is informative).
+    definition.fund = Some(numerus_app::fund::FundConfig {
+        factors: 10,
+        constraints: numerus_optimizer::Constraints {
+            gross: 1.0,
+            net: 0.0,
+            net_tolerance: 0.01,
+            position_cap: 0.05,
+            factor_tolerance: 0.02,
+            group_tolerance: 0.0,
+            risk_aversion: 10.0,
+        },
+    });
     definition
 }
 

@@ -564,8 +564,18 @@ impl Api<'_> {
                 row.insert(rep.into(), json!(mine));
                 row.insert(rank.into(), json!(position));
             }
-            row.insert("tcRep".into(), Value::Null);
-            row.insert("tcRank".into(), Value::Null);
+            let tc = reputations.get(&model).and_then(|r| r.mean("tc"));
+            row.insert("tcRep".into(), json!(tc));
+            row.insert(
+                "tcRank".into(),
+                json!(tc.map(|mine| {
+                    1 + reputations
+                        .values()
+                        .filter_map(|r| r.mean("tc"))
+                        .filter(|other| *other > mine)
+                        .count()
+                })),
+            );
             rows.push(Value::Object(row));
         }
         Ok(rows)
@@ -1013,9 +1023,9 @@ impl Api<'_> {
             }
             row.insert("corr20V2Rep".into(), row["corr20Rep"].clone());
             row.insert("fncV3Rep".into(), row["fncRep"].clone());
+            row.insert("tcRep".into(), json!(mine.and_then(|r| r.mean("tc"))));
             for name in [
                 "corj60Rep",
-                "tcRep",
                 "return_1_day",
                 "return_13_weeks",
                 "return_52_weeks",

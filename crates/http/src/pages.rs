@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/models/{name}", get(model))
         .route("/datasets", get(datasets))
         .route("/supply", get(supply))
+        .route("/fund", get(fund))
 }
 
 /// Escapes text for HTML.
@@ -66,7 +67,7 @@ th{{background:#eef1f5}} td.n{{text-align:right}}
 .OPEN{{background:#c8f0d0}} .RESOLVING{{background:#fde9b8}} .RESOLVED{{background:#d9e4ff}}
 .neg{{color:#b3261e}} .pos{{color:#146c2e}} svg{{background:#fff;border:1px solid #e3e6eb}}
 </style></head><body>
-<header><strong>Numerus</strong><a href="/">Rounds</a><a href="/leaderboard">Models</a><a href="/accounts">Accounts</a><a href="/datasets">Datasets</a><a href="/supply">Supply</a><a href="/metrics">Metrics</a></header>
+<header><strong>Numerus</strong><a href="/">Rounds</a><a href="/leaderboard">Models</a><a href="/accounts">Accounts</a><a href="/datasets">Datasets</a><a href="/fund">Fund</a><a href="/supply">Supply</a><a href="/metrics">Metrics</a></header>
 <main><h1>{title}</h1>
 {body}
 </main></body></html>"#,
@@ -440,6 +441,58 @@ async fn supply(State(shared): State<Arc<Shared>>) -> Response {
         }
         body.push_str("</table>");
         Ok(page("Supply and treasury", body))
+    })
+    .await
+}
+
+async fn fund(State(shared): State<Arc<Shared>>) -> Response {
+    render(shared, |_, service| {
+        if service.definition().fund.is_none() {
+            return Ok(page(
+                "Fund",
+                "<p>This tournament runs no fund (its definition has no <code>[fund]</code> table).</p>".to_owned(),
+            ));
+        }
+        let report = service.fund_report().map_err(error)?;
+        let figure = |value: Option<f64>| value.map_or("–".to_owned(), |v| format!("{v:+.4}"));
+        let mut body = format!(
+            "<p>Each round the fund holds a long/short portfolio of the stake-weighted meta model, neutral to the first factors. Returns are <code>wᵀ(target − mean)</code> through each scoring day (a proxy of the portfolio's return).</p>\
+             <p>Resolved rounds: <b>{}</b> · mean return {} · std {} · Sharpe per round <b>{}</b> · cumulative {}</p>",
+            report.resolved,
+            figure(report.mean),
+            figure(report.std),
+            report.sharpe.map_or("–".to_owned(), |v| format!("{v:.3}")),
+            figure(Some(report.cumulative)),
+        );
+        let mut cumulative = 0.0;
+        let points: Vec<(f64, f64)> = report
+            .rounds
+            .iter()
+            .rev()
+            .filter(|round| round.resolved)
+            .filter_map(|round| {
+                cumulative += round.returns.last()?;
+                Some((f64::from(round.round), cumulative))
+            })
+            .collect();
+        body.push_str("<h2>Cumulative return of resolved rounds</h2>");
+        body.push_str(&chart(&[("cumulative", "#2ca02c", points)]));
+        body.push_str("<h2>Rounds</h2><table><tr><th>Round</th><th>Portfolio</th><th class=n>Positions</th><th class=n>Gross</th><th class=n>Net</th><th class=n>Days</th><th>Return so far</th></tr>");
+        for round in report.rounds.iter().take(60) {
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"/rounds/{r}\">{r}</a></td><td>{}</td><td class=n>{}</td><td class=n>{:.4}</td><td class=n>{:+.4}</td><td class=n>{}</td><td>{}</td></tr>",
+                esc(&round.solve.status),
+                round.solve.positions,
+                round.solve.gross,
+                round.solve.net,
+                round.returns.len(),
+                score(round.returns.last().copied()),
+                r = round.round,
+            );
+        }
+        body.push_str("</table>");
+        Ok(page("Fund", body))
     })
     .await
 }

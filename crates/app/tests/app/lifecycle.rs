@@ -444,6 +444,58 @@ fn a_round_resolves_settles_and_leaves_every_submission_final() {
 }
 
 #[test]
+fn the_fund_holds_a_portfolio_per_round_and_scores_tc_at_resolution() {
+    let dir = scratch("fund");
+    let mut definition = numerus_app::Definition::classic();
+    definition.fund = Some(numerus_app::fund::FundConfig {
+        factors: 3,
+        constraints: numerus_optimizer::Constraints {
+            gross: 1.0,
+            net: 0.0,
+            net_tolerance: 0.05,
+            position_cap: 0.2,
+            factor_tolerance: 0.1,
+            group_tolerance: 0.0,
+            risk_aversion: 10.0,
+        },
+    });
+    let mut service = crate::service_with(&dir, 3, definition);
+    let round = schedule(FIRST);
+    service.tick(market(), after(round.open, 1)).unwrap();
+    let ids = live_ids(&service, FIRST);
+    for model in 1..=3 {
+        service
+            .upload(
+                model,
+                "p.csv",
+                &predictions(&ids, model),
+                after(round.open, 2),
+            )
+            .unwrap();
+    }
+    service.tick(market(), after(round.close, 1)).unwrap();
+    run_to_resolution(&mut service, FIRST);
+    let report = service.fund_report().unwrap();
+    assert_eq!(report.rounds.len(), 1);
+    let fund = &report.rounds[0];
+    assert_eq!(fund.solve.status, "solved");
+    assert!((fund.solve.gross - 1.0).abs() < 1e-6 || fund.solve.gross < 1.0);
+    assert_eq!(fund.returns.len(), 20);
+    assert!(fund.resolved && report.resolved == 1);
+    let finals = service.final_scores().unwrap();
+    let staked: Vec<_> = finals.iter().filter(|f| f.at_risk > 0).collect();
+    assert_eq!(staked.len(), 3);
+    // Every staked model has a TC, and stake-weighted they cancel: Σ σ_k (g_k − s) = 0.
+    let weighted: f64 = staked
+        .iter()
+        .map(|f| f.at_risk as f64 * f.scores["tc"])
+        .sum();
+    let total: f64 = staked.iter().map(|f| f.at_risk as f64).sum();
+    assert!((weighted / total).abs() < 1e-9, "{weighted}");
+    assert!(staked.iter().any(|f| f.scores["tc"].abs() > 1e-9));
+}
+
+#[test]
 fn an_api_key_authenticates_with_its_own_secret_only() {
     let dir = scratch("keys");
     let mut service = service(&dir, 0);

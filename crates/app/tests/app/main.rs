@@ -69,8 +69,13 @@ pub fn service_at(dir: &Path) -> Service<SqliteStore> {
 /// A service in a fresh data dir with `models` models (ids 1..), each of its own account with
 /// 1,000 NMR deposited and 100 staked.
 pub fn service(dir: &Path, models: usize) -> Service<SqliteStore> {
+    service_with(dir, models, Definition::classic())
+}
+
+/// [`service`] for another definition.
+pub fn service_with(dir: &Path, models: usize, definition: Definition) -> Service<SqliteStore> {
     let store = SqliteStore::open(&dir.join("numerus.sqlite")).unwrap();
-    let mut service = Service::new(Definition::classic(), store, dir).unwrap();
+    let mut service = Service::new(definition, store, dir).unwrap();
     let t0 = schedule(FIRST).open - SignedDuration::from_hours(48);
     service
         .ledger_mut()

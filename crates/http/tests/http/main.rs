@@ -389,6 +389,7 @@ fn pages_and_metrics_are_served() {
         ("/models/alice_m", "Model alice_m"),
         ("/datasets", "Datasets"),
         ("/supply", "Treasury"),
+        ("/fund", "runs no fund"),
     ] {
         let mut response = agent()
             .get(format!("{}{path}", server.base))
