@@ -1001,6 +1001,18 @@ def check_page(s: Session, path: str, *texts: str) -> str:
     return f"{len(data) // 1024} KB screenshot"
 
 
+def check_fund(s: Session) -> str:
+    data = s.alice.raw_query("query { fund { rounds { roundNumber status positions gross returns } "
+                             "resolvedRounds sharpe cumulativeReturn } }")["data"]["fund"]
+    rounds = data["rounds"]
+    expect(rounds, "the fund holds no portfolio yet")
+    solved = [r for r in rounds if r["status"] == "solved"]
+    expect(solved, f"no round's portfolio was solved: {short(rounds[:3])}")
+    expect(all(abs(r["gross"]) <= 1.0 + 1e-6 for r in solved), "a portfolio exceeds its gross limit")
+    return (f"{len(rounds)} portfolios, {len(solved)} solved; {data['resolvedRounds']} resolved, "
+            f"Sharpe {data['sharpe']}")
+
+
 def check_pages(s: Session) -> list[tuple[str, Callable[[], str]]]:
     rounds = s.alice.get_competitions() if hasattr(s.alice, "get_competitions") else []
     resolved = [r["number"] for r in rounds if r.get("resolvedGeneral")]
@@ -1101,6 +1113,8 @@ def run_checks(checks: Checks, s: Session) -> None:
         lambda: check_board(s.alice.get_leaderboard, "leaderboard"))
     run("get_account_leaderboard", ["get_account_leaderboard"],
         lambda: check_board(s.alice.get_account_leaderboard, "account leaderboard"))
+
+    run("fund figures through the API", ["raw_query"], lambda: check_fund(s))
 
     pages: list[tuple[str, Callable[[], str]]] = []
     run("web pages to render", [], lambda: pages.extend(check_pages(s)))

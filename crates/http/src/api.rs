@@ -94,6 +94,7 @@ impl Resolver for Api<'_> {
             "v2RoundModelPerformances" => self.round_performances(args),
             "pendingModelPayouts" => self.pending_payouts(args),
             "v2Leaderboard" => self.model_leaderboard(args),
+            "fund" => self.fund(),
             "accountLeaderboard" => self.account_leaderboard(args),
             "signalsLeaderboard" => Err(self.not_run(11)),
             "cryptosignalsLeaderboard" => Err(self.not_run(12)),
@@ -1065,6 +1066,40 @@ impl Api<'_> {
             })
         });
         Ok(Value::Array(rows.collect()))
+    }
+
+    /// The fund's figures: each round's portfolio and returns, and the resolved rounds' mean,
+    /// spread, Sharpe ratio and sum (not a numerapi operation; Numerus's own).
+    fn fund(&self) -> Answer {
+        if self.service.definition().fund.is_none() {
+            return Err(
+                "this tournament runs no fund (its definition has no [fund] table)".to_owned(),
+            );
+        }
+        let report = self.service.fund_report().map_err(text)?;
+        let rounds: Vec<Value> = report
+            .rounds
+            .iter()
+            .map(|round| {
+                json!({
+                    "roundNumber": round.round,
+                    "status": round.solve.status,
+                    "positions": round.solve.positions,
+                    "gross": round.solve.gross,
+                    "net": round.solve.net,
+                    "returns": round.returns,
+                    "resolved": round.resolved,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "rounds": rounds,
+            "resolvedRounds": report.resolved,
+            "meanReturn": report.mean,
+            "stdReturn": report.std,
+            "sharpe": report.sharpe,
+            "cumulativeReturn": report.cumulative,
+        }))
     }
 
     // ----- uploads and stakes ---------------------------------------------------------------
