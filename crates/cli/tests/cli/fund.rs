@@ -4,6 +4,27 @@ use std::fmt::Write as _;
 
 use crate::{numerus, scratch, stderr, write};
 
+/// Runs `numerus fund solve` with these files, writing into `out`.
+fn fund_solve(
+    signal: &str,
+    exposures: &str,
+    config: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    numerus(&[
+        "fund",
+        "solve",
+        "--signal",
+        signal,
+        "--exposures",
+        exposures,
+        "--config",
+        config,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 const CONFIG: &str = "gross = 1.0\nnet = 0.0\nnet_tolerance = 0.01\nposition_cap = 0.1\nfactor_tolerance = 0.02\ngroup_tolerance = 0.02\nrisk_aversion = 0.5\n";
 
 /// 40 stocks: a signal, two factors and two sectors, three models' predictions, stakes and
@@ -57,18 +78,7 @@ fn fund_solve_writes_weights_and_a_report() {
     let [signal, exposures, ..] = files(&dir);
     let config = write(&dir, "fund.toml", CONFIG);
     let out = dir.join("portfolio");
-    let output = numerus(&[
-        "fund",
-        "solve",
-        "--signal",
-        &signal,
-        "--exposures",
-        &exposures,
-        "--config",
-        &config,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = fund_solve(&signal, &exposures, &config, &out);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("portfolio.json")).unwrap())
@@ -95,18 +105,7 @@ fn an_infeasible_config_names_the_binding_constraints_and_exits_2() {
             .replace("gross = 1.0", "gross = 0.2"),
     );
     let out = dir.join("portfolio");
-    let output = numerus(&[
-        "fund",
-        "solve",
-        "--signal",
-        &signal,
-        "--exposures",
-        &exposures,
-        "--config",
-        &config,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = fund_solve(&signal, &exposures, &config, &out);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
@@ -122,18 +121,7 @@ fn bad_inputs_are_refused_by_name() {
     let config = write(&dir, "fund.toml", CONFIG);
     let out = dir.join("portfolio");
     let missing = write(&dir, "short.csv", "id,group,size\ns00,tech,1.0\n");
-    let output = numerus(&[
-        "fund",
-        "solve",
-        "--signal",
-        &signal,
-        "--exposures",
-        &missing,
-        "--config",
-        &config,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = fund_solve(&signal, &missing, &config, &out);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("stock s01 has no row"),
@@ -153,18 +141,7 @@ fn bad_inputs_are_refused_by_name() {
         );
     }
     let nan = write(&dir, "nan.csv", &nan);
-    let output = numerus(&[
-        "fund",
-        "solve",
-        "--signal",
-        &signal,
-        "--exposures",
-        &nan,
-        "--config",
-        &config,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = fund_solve(&signal, &nan, &config, &out);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("factor size is not a finite number for stock 3"),
@@ -177,18 +154,7 @@ fn bad_inputs_are_refused_by_name() {
         &CONFIG.replace("risk_aversion = 0.5", "risk_aversion = -1"),
     );
     let exposures = dir.join("exposures.csv");
-    let output = numerus(&[
-        "fund",
-        "solve",
-        "--signal",
-        &signal,
-        "--exposures",
-        exposures.to_str().unwrap(),
-        "--config",
-        &bad,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = fund_solve(&signal, exposures.to_str().unwrap(), &bad, &out);
     assert!(
         stderr(&output).contains("risk_aversion"),
         "{}",
