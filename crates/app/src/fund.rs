@@ -4,11 +4,11 @@
 //!   the round's stake-weighted meta model, with the first `factors` live features (centred)
 //!   as the factor exposures, under the definition's constraints; the weights are stored as
 //!   the round's `portfolio` blob and the solve's figures as its `fund` blob;
-//! - each scoring day's fund return is `wᵀ(t_k − mean t_k)` over the live ids, `t_k` the
-//!   day's target (a cumulative, rank-binned measure of the returns through day `k`: a proxy
-//!   of the portfolio's return until the market supplies raw returns);
+//! - each scoring day's fund return is `wᵀ(r_k − mean r_k)` over the live ids, `r_k` each
+//!   stock's raw compounded return through day `k` (the targets file's `return` column; a
+//!   market whose targets lack it falls back to the day's binned target, a proxy);
 //! - on the final day every staked model's True Contribution through that portfolio and the
-//!   final target is added to its scores as `tc` (informational, or a payout score when the
+//!   final returns is added to its scores as `tc` (informational, or a payout score when the
 //!   payout config names it).
 
 use numerus_frames::{Column, Table};
@@ -222,7 +222,7 @@ impl<S: numerus_ledger::Store + numerus_tournament::records::Records> crate::Ser
                 let Some(targets) = record.blobs.get(&format!("targets/{day:02}")) else {
                     break;
                 };
-                let target = crate::tables::day_target(
+                let realized = realized(
                     self.blobs(),
                     targets,
                     &definition.target,
@@ -230,7 +230,7 @@ impl<S: numerus_ledger::Store + numerus_tournament::records::Records> crate::Ser
                     day,
                     ids,
                 )?;
-                returns.push(fund_return(weights, &target));
+                returns.push(fund_return(weights, &realized));
             }
             rounds.push(FundRound {
                 round: record.number,
@@ -261,5 +261,24 @@ impl<S: numerus_ledger::Store + numerus_tournament::records::Records> crate::Ser
             sharpe,
             cumulative: finals.iter().sum(),
         })
+    }
+}
+
+/// What a round's stocks realized through scoring day `day`: the raw compounded returns of
+/// the targets file's `return` column, or, where the market gives none, the binned target.
+///
+/// # Errors
+/// The targets file's.
+pub fn realized(
+    blobs: &crate::blobs::BlobDir,
+    targets: &str,
+    target_name: &str,
+    data_date: jiff::civil::Date,
+    day: u32,
+    ids: &[String],
+) -> Result<Vec<f64>, Error> {
+    match crate::tables::day_target(blobs, targets, "return", data_date, day, ids) {
+        Ok(returns) if returns.iter().any(|r| r.is_finite()) => Ok(returns),
+        _ => crate::tables::day_target(blobs, targets, target_name, data_date, day, ids),
     }
 }

@@ -786,7 +786,15 @@ impl<S: Store + Records> Service<S> {
                     && round.blobs.contains_key("portfolio") =>
             {
                 let features = self.live_features(round)?;
-                fund::contributions(&pack, &features, config, &target)?
+                let realized = fund::realized(
+                    &self.blobs,
+                    &targets,
+                    &self.definition.target,
+                    round.data_date,
+                    day,
+                    &pack.ids,
+                )?;
+                fund::contributions(&pack, &features, config, &realized)?
             }
             _ => Vec::new(),
         };

@@ -80,6 +80,8 @@ pub(crate) struct EraRows {
     pub bins: Vec<Vec<i8>>,
     /// Target columns in [`target_names`] order.
     pub targets: Vec<Vec<f32>>,
+    /// Each stock's raw compounded return over the scored window (daily targets files only).
+    pub returns: Option<Vec<f64>>,
 }
 
 /// Computes an era's rows at history day `day` for the stocks present that day. `era_key`
@@ -116,6 +118,9 @@ pub(crate) fn era_rows(
             "two stocks of era {era_key} got the id {twice}; build again with another id key"
         )));
     }
+    let returns = target_days
+        .filter(|&days| days > 0)
+        .and_then(|days| crate::targets::forward_returns(history, day, slots, days));
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_unstable_by(|&a, &b| ids[a].cmp(&ids[b]));
     let permute_i8 = |column: &Vec<i8>| order.iter().map(|&row| column[row]).collect();
@@ -124,6 +129,7 @@ pub(crate) fn era_rows(
         ids: order.iter().map(|&row| ids[row].clone()).collect(),
         bins: bins.iter().map(permute_i8).collect(),
         targets: targets.iter().map(permute_f32).collect(),
+        returns: returns.map(|column| order.iter().map(|&row| column[row]).collect()),
     })
 }
 
@@ -197,6 +203,11 @@ impl DataFile {
                 .iter()
                 .map(|targets| Values::Float32(targets.clone())),
         );
+        columns.push(Values::Float64(
+            rows.returns
+                .clone()
+                .unwrap_or_else(|| vec![f64::NAN; count]),
+        ));
         self.writer.write(columns, rows.ids.clone())
     }
 

@@ -71,8 +71,8 @@ pub fn build_live(
 
 /// Writes `targets.parquet`: for every live era of the last [`SCORING_DAYS`] scoring days,
 /// its targets over the returns known on `date` (day `k` of the era: `k` days of returns after
-/// the lag). Columns `era`, `date` (the live era's date), `day` (k), the target columns, and
-/// the `id` index.
+/// the lag). Columns `era`, `date` (the live era's date), `day` (k), the target columns,
+/// `return` (each stock's raw compounded return over those k days), and the `id` index.
 pub fn build_targets(
     panel: &Path,
     version: &VersionRecipe,
@@ -89,6 +89,8 @@ pub fn build_targets(
         ("day".to_string(), Kind::Int8),
     ];
     columns.extend(target_names().into_iter().map(|name| (name, Kind::Float32)));
+    // The raw compounded return through the scoring day: what a portfolio of the era earned.
+    columns.push(("return".to_string(), Kind::Float64));
     let mut out = DataFile::create(files, "targets.parquet", &columns)?;
     // The targets file has no features: rows over an empty recipe skip computing them.
     let no_features = crate::recipe::Recipe {

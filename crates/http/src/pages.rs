@@ -456,7 +456,7 @@ async fn fund(State(shared): State<Arc<Shared>>) -> Response {
         let report = service.fund_report().map_err(error)?;
         let figure = |value: Option<f64>| value.map_or("–".to_owned(), |v| format!("{v:+.4}"));
         let mut body = format!(
-            "<p>Each round the fund holds a long/short portfolio of the stake-weighted meta model, neutral to the first factors. Returns are <code>wᵀ(target − mean)</code> through each scoring day (a proxy of the portfolio's return).</p>\
+            "<p>Each round the fund holds a long/short portfolio of the stake-weighted meta model, neutral to the first factors. Returns are <code>wᵀ(r − mean r)</code> through each scoring day, <code>r</code> each stock's raw compounded return.</p>\
              <p>Resolved rounds: <b>{}</b> · mean return {} · std {} · Sharpe per round <b>{}</b> · cumulative {}</p>",
             report.resolved,
             figure(report.mean),
