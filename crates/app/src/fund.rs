@@ -1,7 +1,9 @@
 //! The fund inside the tournament (when the definition has a `[fund]` table):
 //!
 //! - when a round's selection is frozen (its first score), the fund solves its portfolio from
-//!   the round's stake-weighted meta model, with the first `factors` live features (centred)
+//!   the round's stake-weighted meta model — which holds exactly what was fixed at close: late
+//!   uploads are never staked, so only on-time selections weighted by the at-risk snapshot
+//!   count — with the first `factors` live features (centred)
 //!   as the factor exposures, under the definition's constraints; the weights are stored as
 //!   the round's `portfolio` blob and the solve's figures as its `fund` blob;
 //! - each scoring day's fund return is `wᵀ(r_k − mean r_k)` over the live ids, `r_k` each

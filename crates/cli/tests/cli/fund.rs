@@ -212,3 +212,33 @@ fn fund_tc_writes_each_models_contribution() {
     assert!(weighted.abs() < 1e-9, "{weighted}");
     assert!(rows.iter().any(|(_, _, tc)| tc.abs() > 1e-6));
 }
+
+#[test]
+fn fund_report_says_when_a_tournament_runs_no_fund() {
+    let dir = scratch("fund-report");
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
+    let output = numerus(&["fund", "report", "--data-dir", data]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no Numerus data"),
+        "{}",
+        stderr(&output)
+    );
+    let created = numerus(&[
+        "account",
+        "create",
+        "--data-dir",
+        data,
+        "--username",
+        "alice",
+    ]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let output = numerus(&["fund", "report", "--data-dir", data]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no [fund] table"),
+        "{}",
+        stderr(&output)
+    );
+}
