@@ -6,6 +6,7 @@ mod ledger;
 mod participants;
 mod sample;
 mod score;
+mod secret;
 mod serve;
 mod sim;
 mod submission;

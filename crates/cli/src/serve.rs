@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ledger::DATABASE_FILE;
 use crate::participants::{Family, Training, csv, percentile_ranks, predict};
+use crate::secret::{read_hex_key, write_private};
 use crate::tournament::finish;
 
 /// The data directory's settings file.
@@ -287,45 +288,22 @@ fn dataset_market(
         .with_context(|| format!("reading {}", recipe.display()))?;
     let recipe = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a version recipe", recipe.display()))?;
-    let key_text =
-        fs::read_to_string(resolve(key)).with_context(|| format!("reading {}", key.display()))?;
-    let bytes = hex::decode(key_text.trim())
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .with_context(|| format!("{} must hold 64 hex digits", key.display()))?;
     Ok(DatasetMarket::open(
         &resolve(panel),
         recipe,
-        IdKey::new(bytes),
+        IdKey::new(read_hex_key(&resolve(key))?),
         min_stocks,
     )?)
 }
 
 /// The 32-byte secret at `path`, made from the operating system's randomness if absent.
 fn secret_key(path: &Path) -> anyhow::Result<[u8; 32]> {
-    if let Ok(text) = fs::read_to_string(path) {
-        return hex::decode(text.trim())
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .with_context(|| format!("{} must hold 64 hex digits", path.display()));
+    if path.exists() {
+        return read_hex_key(path);
     }
     let key: [u8; 32] = rand::rng().random();
     write_private(path, &hex::encode(key))?;
     Ok(key)
-}
-
-/// Writes a file only its owner may read.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }
 
 /// The definition of a data directory: its tournament.toml, or Classic's.

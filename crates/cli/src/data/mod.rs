@@ -188,17 +188,7 @@ fn id_key(out: &Path) -> anyhow::Result<IdKey> {
         "{} is missing: it is created by `numerus data build` and must be kept with the data",
         path.display()
     );
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let text = text.trim();
-    let bytes = (text.len() == 64)
-        .then(|| {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-                .collect::<Option<Vec<u8>>>()
-        })
-        .flatten()
-        .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
-    Ok(IdKey::new(bytes.try_into().expect("32 bytes")))
+    Ok(IdKey::new(crate::secret::read_hex_key(&path)?))
 }
 
 fn key_path(out: &Path) -> PathBuf {
@@ -219,22 +209,7 @@ fn existing_or_new_key(out: &Path) -> anyhow::Result<(IdKey, Option<String>)> {
 
 /// Saves a new id key (mode 0600).
 fn save_key(out: &Path, text: &str) -> anyhow::Result<()> {
-    let path = key_path(out);
-    fs::create_dir_all(path.parent().expect("has a parent"))?;
-    fs::write(&path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
-    restrict(&path)
-}
-
-#[cfg(unix)]
-fn restrict(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn restrict(_: &Path) -> anyhow::Result<()> {
-    Ok(())
+    crate::secret::write_private(&key_path(out), &format!("{text}\n"))
 }
 
 /// Runs a build into a fresh staging directory beside `published`, with a progress bar
@@ -323,9 +298,7 @@ fn build_version(args: &BuildArgs) -> anyhow::Result<()> {
 
 fn write_recipe(dir: &Path, recipe: &VersionRecipe) -> anyhow::Result<()> {
     let path = dir.join("recipe.json");
-    let text = serde_json::to_string_pretty(recipe)?;
-    fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    restrict(&path)
+    crate::secret::write_private(&path, &serde_json::to_string_pretty(recipe)?)
 }
 
 fn read_recipe(version: &VersionArgs) -> anyhow::Result<VersionRecipe> {
