@@ -73,6 +73,28 @@ fn problem(meta_model: &[f64], features: &[(String, Vec<f64>)], config: &FundCon
     }
 }
 
+/// The round's problem and its solution.
+fn solve_round(
+    meta_model: &[f64],
+    features: &[(String, Vec<f64>)],
+    config: &FundConfig,
+) -> Result<(Problem, numerus_optimizer::Portfolio), Error> {
+    let problem = problem(meta_model, features, config);
+    let solved = solve(&problem, &config.constraints)
+        .map_err(|error| Error::Market(format!("the fund's portfolio: {error}")))?;
+    Ok((problem, solved))
+}
+
+/// `values` less the mean of their finite ones; a missing value becomes 0 (the mean).
+fn centred(values: &[f64]) -> Vec<f64> {
+    let known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
+    values
+        .iter()
+        .map(|v| if v.is_finite() { v - mean } else { 0.0 })
+        .collect()
+}
+
 /// Solves a round's portfolio: its weights (zero unless solved) and figures.
 ///
 /// # Errors
@@ -82,9 +104,7 @@ pub fn portfolio(
     features: &[(String, Vec<f64>)],
     config: &FundConfig,
 ) -> Result<(Vec<f64>, FundSolve), Error> {
-    let problem = problem(meta_model, features, config);
-    let solved = solve(&problem, &config.constraints)
-        .map_err(|error| Error::Market(format!("the fund's portfolio: {error}")))?;
+    let (_, solved) = solve_round(meta_model, features, config)?;
     let figures = FundSolve {
         status: status_text(&solved.status),
         gross: solved.gross(),
@@ -107,12 +127,10 @@ pub fn weights_table(ids: &[String], weights: &[f64]) -> Table {
 
 /// The fund's return over `target` (NaN targets count as the mean): `wᵀ(t − mean t)`.
 pub fn fund_return(weights: &[f64], target: &[f64]) -> f64 {
-    let known: Vec<f64> = target.iter().copied().filter(|t| t.is_finite()).collect();
-    let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
     weights
         .iter()
-        .zip(target)
-        .map(|(w, t)| if t.is_finite() { w * (t - mean) } else { 0.0 })
+        .zip(centred(target))
+        .map(|(w, t)| w * t)
         .sum()
 }
 
@@ -129,18 +147,13 @@ pub fn contributions(
     let Some(meta_model) = pack.meta_model() else {
         return Ok(Vec::new());
     };
-    let problem = problem(&meta_model, features, config);
-    let solved = solve(&problem, &config.constraints)
-        .map_err(|error| Error::Market(format!("the fund's portfolio: {error}")))?;
+    // The portfolio is solved again (the same problem gives the same solution): TC needs the
+    // solver's active set, which is not stored with the weights.
+    let (problem, solved) = solve_round(&meta_model, features, config)?;
     if solved.status != Status::Solved {
         return Ok(Vec::new());
     }
-    let known: Vec<f64> = target.iter().copied().filter(|t| t.is_finite()).collect();
-    let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
-    let returns: Vec<f64> = target
-        .iter()
-        .map(|t| if t.is_finite() { t - mean } else { 0.0 })
-        .collect();
+    let returns = centred(target);
     let scale = RankScale::new(pack.rows());
     let staked: Vec<usize> = (0..pack.entries.len())
         .filter(|&k| {
