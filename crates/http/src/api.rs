@@ -32,11 +32,12 @@ use crate::signing::Access;
 const TOURNAMENTS: [(u32, &str); 3] = [(8, "Classic"), (11, "Signals"), (12, "Crypto")];
 
 /// Scores shown on leaderboards, with the API's names for them.
-const REPUTATION_FIELDS: [(&str, &str); 4] = [
+const REPUTATION_FIELDS: [(&str, &str); 5] = [
     ("corr", "corr20Rep"),
     ("mmc", "mmcRep"),
     ("fnc", "fncRep"),
     ("bmc", "bmcRep"),
+    ("tc", "tcRep"),
 ];
 
 /// One request's view of the service.
@@ -553,6 +554,7 @@ impl Api<'_> {
                 ("fnc", "fncRep", "fncRank"),
                 ("fnc", "fncV3Rep", "fncV3Rank"),
                 ("bmc", "bmcRep", "bmcRank"),
+                ("tc", "tcRep", "tcRank"),
             ] {
                 let mine = reputations.get(&model).and_then(|r| r.mean(score));
                 let position = mine.map(|mine| {
@@ -565,18 +567,6 @@ impl Api<'_> {
                 row.insert(rep.into(), json!(mine));
                 row.insert(rank.into(), json!(position));
             }
-            let tc = reputations.get(&model).and_then(|r| r.mean("tc"));
-            row.insert("tcRep".into(), json!(tc));
-            row.insert(
-                "tcRank".into(),
-                json!(tc.map(|mine| {
-                    1 + reputations
-                        .values()
-                        .filter_map(|r| r.mean("tc"))
-                        .filter(|other| *other > mine)
-                        .count()
-                })),
-            );
             rows.push(Value::Object(row));
         }
         Ok(rows)
@@ -1024,7 +1014,6 @@ impl Api<'_> {
             }
             row.insert("corr20V2Rep".into(), row["corr20Rep"].clone());
             row.insert("fncV3Rep".into(), row["fncRep"].clone());
-            row.insert("tcRep".into(), json!(mine.and_then(|r| r.mean("tc"))));
             for name in [
                 "corj60Rep",
                 "return_1_day",
