@@ -60,14 +60,6 @@ impl Clock {
             }
         }
     }
-
-    /// Real seconds per simulated second (1 for the wall clock).
-    pub fn real_per_simulated(&self) -> f64 {
-        match *self {
-            Clock::Wall => 1.0,
-            Clock::Fast { day_seconds, .. } => day_seconds / 86_400.0,
-        }
-    }
 }
 
 #[cfg(test)]

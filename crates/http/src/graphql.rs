@@ -117,11 +117,6 @@ impl<'a> Selection<'a> {
             .iter()
             .any(|field| field.name.node.as_str() == name)
     }
-
-    /// Whether nothing is selected (a scalar field).
-    pub fn is_empty(&self) -> bool {
-        self.fields().is_empty()
-    }
 }
 
 fn collect_fields<'a>(
