@@ -125,12 +125,11 @@ fn read(path: &Path, text: &[&str]) -> anyhow::Result<Table> {
     .with_context(|| format!("reading {}", path.display()))
 }
 
-fn ids(table: &Table, path: &Path) -> anyhow::Result<Vec<String>> {
-    Ok(table
+fn ids<'t>(table: &'t Table, path: &Path) -> anyhow::Result<&'t [String]> {
+    table
         .column("id")
         .and_then(|column| column.values.as_text())
-        .with_context(|| format!("{} has no text column `id`", path.display()))?
-        .to_vec())
+        .with_context(|| format!("{} has no text column `id`", path.display()))
 }
 
 fn constraints(path: &Path) -> anyhow::Result<Constraints> {
@@ -191,10 +190,7 @@ fn problem(ids: &[String], signal: Vec<f64>, exposures: &Path) -> anyhow::Result
 }
 
 fn ids_of<'t>(table: &'t Table, path: &Path) -> anyhow::Result<HashMap<&'t str, usize>> {
-    let column = table
-        .column("id")
-        .and_then(|column| column.values.as_text())
-        .with_context(|| format!("{} has no text column `id`", path.display()))?;
+    let column = ids(table, path)?;
     let mut rows = HashMap::new();
     for (row, id) in column.iter().enumerate() {
         ensure!(
@@ -236,7 +232,7 @@ fn status_json(status: &Status) -> serde_json::Value {
 
 fn run_solve(signal: &Path, exposures: &Path, config: &Path, out: &Path) -> anyhow::Result<()> {
     let table = read(signal, &["id"])?;
-    let stock_ids = ids(&table, signal)?;
+    let stock_ids = ids(&table, signal)?.to_vec();
     let values = only_number_column(&table, signal)?;
     let problem = problem(&stock_ids, values, exposures)?;
     let constraints = constraints(config)?;
@@ -293,7 +289,7 @@ fn run_tc(
     out: &Path,
 ) -> anyhow::Result<()> {
     let table = read(predictions, &["id"])?;
-    let stock_ids = ids(&table, predictions)?;
+    let stock_ids = ids(&table, predictions)?.to_vec();
     let stake_table = read(stakes, &["model"])?;
     let models = stake_table
         .column("model")

@@ -90,31 +90,14 @@ impl Files {
 
     /// The dataset versions (`v1`, …), sorted.
     fn versions(&self) -> Vec<String> {
-        let mut versions: Vec<String> = std::fs::read_dir(self.data_dir.join("data"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|entry| entry.path().is_dir())
-            .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|name| !name.starts_with('.'))
-            .collect();
-        versions.sort();
-        versions
+        visible_names(&self.data_dir.join("data"), true)
     }
 
     /// Every dataset file name (`v1/train.parquet`, …).
     pub fn dataset_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         for version in self.versions() {
-            let dir = self.data_dir.join("data").join(&version);
-            let mut files: Vec<String> = std::fs::read_dir(&dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter(|entry| entry.path().is_file())
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                .filter(|name| !name.starts_with('.'))
-                .collect();
+            let mut files = visible_names(&self.data_dir.join("data").join(&version), false);
             for (file, _) in ROUND_FILES {
                 if !files.iter().any(|name| name == file) {
                     files.push(file.to_owned());
@@ -277,6 +260,28 @@ impl Files {
         let path = ObjectPath::from(object);
         let _ = self.runtime.block_on(self.objects.delete(&path));
     }
+}
+
+/// The names of the directories (or, with `directories` false, the files) in `dir` that
+/// are not hidden, sorted.
+fn visible_names(dir: &Path, directories: bool) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let path = entry.path();
+            if directories {
+                path.is_dir()
+            } else {
+                path.is_file()
+            }
+        })
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    names
 }
 
 /// The newest round that has opened by `now`.
